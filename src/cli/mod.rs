@@ -1,0 +1,9 @@
+//! Command-line tools for operators: the `pdu`, `sms` and `at` debuggers.
+//!
+//! Each function returns the process exit status (0 when everything decoded) and writes JSON to stdout.
+
+pub mod at;
+pub mod dlr;
+pub mod sms_plan;
+pub mod smpp;
+pub mod tpdu;
