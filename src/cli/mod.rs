@@ -4,6 +4,6 @@
 
 pub mod at;
 pub mod dlr;
-pub mod sms_plan;
 pub mod smpp;
+pub mod sms_plan;
 pub mod tpdu;
