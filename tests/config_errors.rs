@@ -170,13 +170,13 @@ fn cases() -> Vec<Case> {
             "unknown key",
             with("#B_LINK", "windw = 5"),
             "carriers[1].smpp[0].windw",
-            "unknown field `windw`",
+            "unknown key `windw`",
         ),
         case(
             "unknown section",
             format!("[gatway]\nnode_id = \"x\"\n{BASE}"),
             "gatway",
-            "unknown field `gatway`",
+            "unknown key `gatway`",
         ),
         case(
             "unknown key in inline table",
@@ -185,7 +185,7 @@ fn cases() -> Vec<Case> {
                 "id = \"b\"\nrate_limit = { per_second = 10, brust = 2 }",
             ),
             "carriers[1].rate_limit.brust",
-            "unknown field `brust`",
+            "unknown key `brust`",
         ),
         case(
             "wrong type",
@@ -209,7 +209,7 @@ fn cases() -> Vec<Case> {
             "missing required key",
             BASE.replace("system_id = \"y\"\n", ""),
             "carriers[1].smpp[0].system_id",
-            "missing field `system_id`",
+            "missing required key `system_id`",
         ),
         case(
             "bad carrier id",
@@ -593,7 +593,7 @@ fn cases() -> Vec<Case> {
             "nats unknown key",
             format!("[store.nats]\nurl = \"nats://x:4222\"\n{BASE}"),
             "store.nats.url",
-            "unknown field `url`",
+            "unknown key `url`",
         ),
         case(
             "sqlite group commit",
