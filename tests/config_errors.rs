@@ -363,7 +363,7 @@ fn cases() -> Vec<Case> {
                 "system_id = \"y\"\npassword = \"123456789\"",
             ),
             "carriers[1].smpp[0].password",
-            "expected 0 to 8 printable ASCII characters",
+            "expected at most 8 printable ASCII characters without spaces, got 9 characters",
         ),
         case(
             "system_id too long",
@@ -756,5 +756,28 @@ fn existing_tls_files_are_accepted() {
     assert_eq!(
         config.carriers[1].smpp[0].tls.ca_file.as_deref(),
         Some(ca.as_path())
+    );
+}
+
+#[test]
+fn errors_do_not_echo_secrets() {
+    let text = BASE.replace(
+        "system_id = \"y\"\npassword = \"p\"",
+        "system_id = \"y\"\npassword = \"sw0rdfish!!\"",
+    );
+    let err = Config::from_str(&text, "broken.toml").expect_err("password too long");
+    let msg = err.to_string();
+    assert!(msg.contains("carriers[1].smpp[0].password"), "{msg}");
+    assert!(!msg.contains("sw0rdfish"), "{msg}");
+    let text = with(
+        "#API",
+        "[[api.clients]]\nname = \"im\"\ntoken = \"short secret\"",
+    );
+    let msg = Config::from_str(&text, "broken.toml")
+        .expect_err("bad token")
+        .to_string();
+    assert!(
+        msg.contains("api.clients[0].token") && !msg.contains("short secret"),
+        "{msg}"
     );
 }

@@ -73,6 +73,17 @@ impl Checker {
         }
     }
 
+    /// Like `text_len`, without echoing the value (a password).
+    fn secret_len(&mut self, key: impl Into<String>, value: &str, max: usize) {
+        let len = value.chars().count();
+        if len > max || !value.chars().all(|c| c.is_ascii_graphic()) {
+            self.push(
+                key,
+                format!("expected at most {max} printable ASCII characters without spaces, got {len} characters"),
+            );
+        }
+    }
+
     fn file_exists(&mut self, key: impl Into<String>, path: &Path) {
         if !path.is_file() {
             self.push(
@@ -514,7 +525,7 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
     let sim = &c.simulator;
     if sim.enabled {
         v.text_len("simulator.system_id", &sim.system_id, 1, 15);
-        v.text_len("simulator.password", &sim.password, 0, 8);
+        v.secret_len("simulator.password", &sim.password, 8);
         v.duration(
             "simulator.receipt_delay_max",
             sim.receipt_delay_max,
@@ -651,7 +662,7 @@ fn check_smpp(v: &mut Checker, base: &str, link: &SmppLinkConfig, c: &Config) {
     v.text_len(format!("{base}.system_id"), &link.system_id, 1, 15);
     v.secret_pair(base, "password", &link.password, &link.password_env, false);
     if let Some(password) = &link.password {
-        v.text_len(format!("{base}.password"), password, 0, 8);
+        v.secret_len(format!("{base}.password"), password, 8);
     }
     v.text_len(format!("{base}.system_type"), &link.system_type, 0, 12);
     v.int(format!("{base}.window"), link.window.into(), 1, 10_000);
