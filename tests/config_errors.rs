@@ -591,9 +591,27 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "nats unknown key",
-            format!("[store.nats]\nurl = \"nats://x:4222\"\n{BASE}"),
+            format!("[store.nats]\nuri = \"nats://x:4222\"\n{BASE}"),
+            "store.nats.uri",
+            "unknown key `uri`",
+        ),
+        case(
+            "nats url and urls",
+            format!("[store.nats]\nurl = \"nats://x:4222\"\nurls = [\"nats://y:4222\"]\n{BASE}"),
+            "store.nats.urls",
+            "expected either `url` or `urls`, not both",
+        ),
+        case(
+            "nats without a server",
+            format!("[store]\nengine = \"nats\"\n[store.nats]\nreplicas = 1\n{BASE}"),
             "store.nats.url",
-            "unknown key `url`",
+            "expected a server URL",
+        ),
+        case(
+            "nats bad single url",
+            format!("[store.nats]\nurl = \"nats:/x\"\n{BASE}"),
+            "store.nats.url",
+            "expected a URL starting with nats://",
         ),
         case(
             "sqlite group commit",

@@ -132,3 +132,23 @@ fn durations_parse_like_the_docs_say() {
         "{err}"
     );
 }
+
+#[test]
+fn nats_servers_from_url_or_urls() {
+    let cluster = Config::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/examples/nats-cluster.toml"
+    ))
+    .expect("example is valid");
+    let nats = cluster.store.nats.as_ref().expect("nats section");
+    assert_eq!(nats.servers().len(), 3);
+    assert_eq!(nats.servers()[0], "nats://nats-1.internal:4222");
+    let one =
+        Config::from_str("[store.nats]\nurl = \"tls://n:4222\"\n", "one.toml").expect("valid");
+    let nats = one.store.nats.as_ref().expect("nats section");
+    assert_eq!(nats.servers(), ["tls://n:4222"]);
+    assert_eq!(
+        (nats.replicas, nats.streams.events.as_str()),
+        (3, "SMSBRIDGE_EVENTS")
+    );
+}

@@ -139,7 +139,11 @@ pub struct SqliteConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
-    /// Server URLs (`nats://`, `tls://`), tried in order.
+    /// One server URL (`nats://`, `tls://`, `ws://`, `wss://`). Give `url` or `urls`, not both.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Several server URLs, tried in order.
+    #[serde(default)]
     pub urls: Vec<String>,
     #[serde(default)]
     pub streams: NatsStreams,
@@ -149,6 +153,17 @@ pub struct NatsConfig {
     /// A NATS `.creds` file; must exist when given.
     #[serde(default)]
     pub credentials_file: Option<PathBuf>,
+}
+
+impl NatsConfig {
+    /// The server URLs, from `url` or `urls`.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url
+            .iter()
+            .chain(self.urls.iter())
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 /// `[store.nats.streams]`: JetStream stream names.

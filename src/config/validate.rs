@@ -571,19 +571,34 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
 }
 
 fn check_nats(v: &mut Checker, nats: &NatsConfig) {
-    if nats.urls.is_empty() {
-        v.push(
+    match (&nats.url, nats.urls.is_empty()) {
+        (None, true) => v.push(
+            "store.nats.url",
+            "expected a server URL, e.g. url = \"nats://127.0.0.1:4222\", or several in `urls`",
+        ),
+        (Some(_), false) => v.push(
             "store.nats.urls",
-            "expected at least one server URL, e.g. \"nats://127.0.0.1:4222\"",
-        );
+            "expected either `url` or `urls`, not both",
+        ),
+        _ => {}
     }
-    for (i, url) in nats.urls.iter().enumerate() {
+    let keyed = nats
+        .url
+        .iter()
+        .map(|u| ("store.nats.url".to_owned(), u))
+        .chain(
+            nats.urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (format!("store.nats.urls[{i}]"), u)),
+        );
+    for (key, url) in keyed {
         let rest = ["nats://", "tls://", "ws://", "wss://"]
             .iter()
             .find_map(|scheme| url.strip_prefix(scheme));
         if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
             v.push(
-                format!("store.nats.urls[{i}]"),
+                key,
                 format!(
                     "expected a URL starting with nats://, tls://, ws:// or wss://, got {url:?}"
                 ),
