@@ -4,3 +4,6 @@
 //! gateway: config, store, router, rate limiting, links, gRPC API, metrics, and the CLI.
 
 pub mod cli;
+pub mod config;
+pub mod ratelimit;
+pub mod router;
