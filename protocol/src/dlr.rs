@@ -296,7 +296,7 @@ impl ReceiptDate {
             let d = input.get(i..i.checked_add(2)?)?;
             let hi = d.first()?.wrapping_sub(b'0');
             let lo = d.get(1)?.wrapping_sub(b'0');
-            Some(hi.checked_mul(10)?.checked_add(lo)?)
+            hi.checked_mul(10)?.checked_add(lo)
         };
         let (year, at) = match input.len() {
             10 | 12 => (2000u16.checked_add(u16::from(two(0)?))?, 2),
