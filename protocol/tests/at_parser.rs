@@ -613,3 +613,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn explicit_expect_wins_over_the_echo() {
+    use smsbridge_protocol::at::{CommandKind, Expect};
+    let gsn = Command::other(
+        "+GSN",
+        CommandKind::Basic,
+        Expect {
+            prefix: Some("+CGSN"),
+            bare: true,
+            query: false,
+            prompt: false,
+        },
+    )
+    .unwrap();
+    let mut p = AtParser::new();
+    p.expect(&gsn);
+    assert_eq!(
+        parse_all(
+            &mut p,
+            b"AT+GSN\r\r\n356938035643809\r\n\r\nOK\r\n\r\n+CPIN: READY\r\n"
+        ),
+        vec![
+            echo("AT+GSN"),
+            Item::Info(Response::Cgsn {
+                sn: "356938035643809".to_owned()
+            }),
+            ok(),
+            // The final result ended the command: this one came by itself.
+            Item::Urc(Response::Cpin {
+                code: "READY".to_owned()
+            }),
+        ]
+    );
+}
