@@ -347,6 +347,16 @@ impl Gsm7Tables {
     /// Appends the septets of `text` to `out`; fails with the first character that has no septet.
     pub fn encode_str(self, text: &str, out: &mut Vec<u8>) -> Result<(), char> {
         out.reserve(text.len());
+        if self.locking.is_none() && self.single.is_none() {
+            // Default tables: one lookup per character.
+            for c in text.chars() {
+                match encode_default(c).ok_or(c)? {
+                    Septets::One(s) => out.push(s),
+                    Septets::Escaped(s) => out.extend_from_slice(&[ESCAPE, s]),
+                }
+            }
+            return Ok(());
+        }
         for c in text.chars() {
             match self.encode_char(c).ok_or(c)? {
                 Septets::One(s) => out.push(s),

@@ -740,6 +740,44 @@ mod tests {
     }
 
     #[test]
+    fn national_shift_headers_reduce_capacity() {
+        // Locking + single shift: UDH 1 + 3 + 3 = 7 octets = 8 septets, so 152 septets in one message; with the
+        // concatenation IE 1 + 5 + 6 = 12 octets = 14 septets, so 146 per part.
+        let t = Gsm7Tables {
+            locking: Some(NationalLanguage::Turkish),
+            single: Some(NationalLanguage::Turkish),
+        };
+        let o = PlanOptions {
+            national: NationalPolicy::Force(t),
+            ..Default::default()
+        };
+        let p = plan(&"ş".repeat(152), &o).unwrap();
+        assert_eq!(p.segments.len(), 1);
+        assert_eq!(p.unit_counts(), vec![160]);
+        let p = plan(&"ş".repeat(153), &o).unwrap();
+        assert_eq!(p.segments.len(), 2);
+        assert_eq!(p.segments[0].body.len(), 146);
+        assert_eq!(p.unit_counts()[0], 160);
+        // Single shift only (Spanish): 1 + 3 = 4 octets = 5 septets, 155 in one message.
+        let es = Gsm7Tables {
+            locking: None,
+            single: Some(NationalLanguage::Spanish),
+        };
+        let o = PlanOptions {
+            national: NationalPolicy::Force(es),
+            ..Default::default()
+        };
+        assert_eq!(plan(&"a".repeat(155), &o).unwrap().segments.len(), 1);
+        assert_eq!(plan(&"a".repeat(156), &o).unwrap().segments.len(), 2);
+        // Forced GSM 7-bit with a character outside the tables is an error, not a silent UCS-2.
+        let strict = PlanOptions {
+            encoding: EncodingChoice::Gsm7,
+            ..Default::default()
+        };
+        assert_eq!(plan("中", &strict), Err(PlanError::NotGsm7('中')));
+    }
+
+    #[test]
     fn references_per_destination() {
         let mut a = ReferenceAllocator::new(2, 0);
         let r1 = a.next("+1");
