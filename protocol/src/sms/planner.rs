@@ -778,6 +778,77 @@ mod tests {
     }
 
     #[test]
+    fn sar_parts_reassemble() {
+        use crate::sms::reassembly::{Part, PushOutcome, Reassembler, ReassemblyConfig};
+        let text = format!("{}{}", "€uro ".repeat(40), "end");
+        let mut refs = ReferenceAllocator::new(4, 7);
+        let p = refs
+            .plan("+4915112345678", &text, &PlanOptions::default())
+            .unwrap();
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut done = None;
+        // SMPP SAR parts arrive in reverse; GSM 7-bit short_message is one septet per octet.
+        for m in p.smpp(SmppConcat::Sar).into_iter().rev() {
+            let sar = m.sar.unwrap();
+            let part = Part {
+                sender: "+4915112345678".into(),
+                reference: sar.msg_ref_num,
+                total: sar.total_segments,
+                number: sar.segment_seqnum,
+                text: Gsm7Tables::DEFAULT.decode(&m.short_message),
+            };
+            if let PushOutcome::Complete(msg) = r.push(part, 0) {
+                done = Some(msg);
+            }
+        }
+        assert_eq!(done.map(|m| m.text), Some(text));
+    }
+
+    #[test]
+    fn national_auto_picks_spanish_and_portuguese() {
+        let o = PlanOptions {
+            national: NationalPolicy::Auto(NationalLanguage::SUPPORTED.to_vec()),
+            ..Default::default()
+        };
+        // 'ó' and 'í': the Spanish single shift needs 2 escapes (17 septets + 3 UDH octets), the Portuguese locking
+        // table holds them directly (15 septets + 3): fewest units wins.
+        let p = plan("Canción para tí", &o).unwrap();
+        let PlannedEncoding::Gsm7(t) = p.encoding else {
+            panic!("expected GSM 7-bit, got {:?}", p.encoding)
+        };
+        assert_eq!(
+            t,
+            Gsm7Tables {
+                locking: Some(NationalLanguage::Portuguese),
+                single: None
+            }
+        );
+        assert_eq!(p.segments[0].body.len(), 15);
+        // 'Á' is only in the Spanish and Portuguese single shift tables; '¿' and 'ñ' only in the default main
+        // table, which the Portuguese locking table would replace: Spanish single shift it is.
+        let p = plan("¿Árbol? ñandú", &o).unwrap();
+        let PlannedEncoding::Gsm7(t) = p.encoding else {
+            panic!("expected GSM 7-bit, got {:?}", p.encoding)
+        };
+        assert_eq!(t.locking, None);
+        assert!(matches!(
+            t.single,
+            Some(NationalLanguage::Spanish | NationalLanguage::Portuguese)
+        ));
+        assert_eq!(t.decode(&p.segments[0].body), "¿Árbol? ñandú");
+        // 'ã', 'õ', 'ê' and 'ç' are in the Portuguese locking table.
+        let p = plan("Não há informações, você está ótimo", &o).unwrap();
+        let PlannedEncoding::Gsm7(t) = p.encoding else {
+            panic!("expected GSM 7-bit, got {:?}", p.encoding)
+        };
+        assert_eq!(t.locking.or(t.single), Some(NationalLanguage::Portuguese));
+        assert_eq!(
+            t.decode(&p.segments[0].body),
+            "Não há informações, você está ótimo"
+        );
+    }
+
+    #[test]
     fn references_per_destination() {
         let mut a = ReferenceAllocator::new(2, 0);
         let r1 = a.next("+1");
