@@ -58,6 +58,12 @@ fn parses_a_modem_session() {
     assert_eq!(items[7]["stat"], 0);
     assert_eq!(items[7]["length"], 24);
     assert_eq!(items[7]["pdu"], PDU);
+    // The PDU line is also given decoded, SCA first, as `pdu decode tpdu --sca` prints it.
+    let decoded = &items[7]["decoded"];
+    assert_eq!(decoded["type"], "SMS-DELIVER");
+    assert_eq!(decoded["smsc"], "+31624000000");
+    assert_eq!(decoded["tp_oa"]["number"], "+31641600986");
+    assert_eq!(decoded["text"], "How are you?");
     assert_eq!(items[12]["command"], "+CMGS");
     assert_eq!(items[12]["mr"], 7);
     assert_eq!(items[13]["result"], "+CMS ERROR");

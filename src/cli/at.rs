@@ -182,12 +182,23 @@ fn response_json(kind: &str, r: &Response) -> Value {
     Value::Object(obj)
 }
 
-/// THE place for the `decoded` field of items with a PDU line (`+CMGR`, `+CMGL`, `+CMT`, `+CDS`): once
-/// the `sms` module's TPDU decoder exists, decode `pdu_hex` here (it starts with the SCA, as in AT PDU
-/// mode) and insert its JSON as `obj["decoded"]`.
-///
-/// NOT DONE: the TPDU decoder is being written in another branch; until it lands this adds nothing and
-/// items carry only `pdu`.
+/// The `decoded` field of items with a PDU line (`+CMGR`, `+CMGL`, `+CMT`, `+CDS`): the PDU line starts
+/// with the service-centre address, as in AT PDU mode, and decodes to the same JSON as
+/// `smsbridge pdu decode tpdu --sca`. A PDU line that does not decode gets `decode_error` instead.
 fn attach_decoded_tpdu(obj: &mut Map<String, Value>, pdu_hex: &str) {
-    let _ = (obj, pdu_hex);
+    let decoded = super::tpdu::parse_hex(pdu_hex).and_then(|bytes| {
+        smsbridge_protocol::sms::decode_with_sca(&bytes)
+            .map_err(|e| format!("not a valid TPDU: {e}"))
+    });
+    match decoded {
+        Ok((sca, tpdu)) => {
+            obj.insert(
+                "decoded".into(),
+                super::tpdu::tpdu_json(Some(sca.as_ref()), &tpdu),
+            );
+        }
+        Err(e) => {
+            obj.insert("decode_error".into(), Value::String(e));
+        }
+    }
 }
