@@ -10,5 +10,5 @@
 
 pub mod at;
 pub mod dlr;
-pub mod smpp;
 pub mod sms;
+pub mod smpp;
