@@ -234,7 +234,7 @@ fn tcp_frame(from_esme: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> 
     let ck = inet_checksum(&[&pseudo, &tcp, payload]);
     tcp[16..18].copy_from_slice(&ck.to_be_bytes());
 
-    let total = (20 + tcp_len) as u16;
+    let total = 20 + tcp_len;
     let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
     ip[2..4].copy_from_slice(&total.to_be_bytes());
     ip.extend_from_slice(&src.0);
