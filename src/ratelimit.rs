@@ -27,10 +27,12 @@ pub struct Rate {
     burst: u32,
 }
 
-/// A rate outside the supported range (0.001 to 1,000,000 per second, burst 1 to 1,000,000).
+/// A rate outside the supported range: 0.001 to 1,000,000 per second, and a burst from
+/// [`Rate::min_burst`] (one timer tick's worth of the rate) to 1,000,000.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 #[error(
-    "rate limit {per_second}/s with burst {burst} is outside 0.001..=1000000 per second, burst 1..=1000000"
+    "rate limit {per_second}/s with burst {burst} is outside 0.001..=1000000 per second, burst from \
+     ceil(per_second / 1000) (one millisecond's worth) to 1000000"
 )]
 pub struct RateError {
     pub per_second: f64,
@@ -42,7 +44,7 @@ impl Rate {
         let millis = (per_second * 1_000.0).round();
         if !(per_second.is_finite()
             && (1.0..=1e9).contains(&millis)
-            && (1..=1_000_000).contains(&burst))
+            && (Rate::min_burst(per_second)..=1_000_000).contains(&burst))
         {
             return Err(RateError { per_second, burst });
         }
@@ -50,6 +52,17 @@ impl Rate {
             millis_per_second: millis as u64,
             burst,
         })
+    }
+
+    /// The smallest burst a rate can honour: tokio's timers tick in milliseconds, so a waiter may be
+    /// woken up to one millisecond late, and by then up to `per_second / 1000` tokens are due. A bucket
+    /// smaller than that would throw them away and fall short of the rate.
+    pub fn min_burst(per_second: f64) -> u32 {
+        if per_second.is_finite() && per_second > 0.0 {
+            ((per_second / 1_000.0).ceil() as u32).max(1)
+        } else {
+            1
+        }
     }
 
     /// The rate of a validated carrier or modem `rate_limit`.
@@ -112,7 +125,16 @@ impl State {
         let elapsed = now.saturating_duration_since(self.updated).as_nanos();
         // One thousandth of a token per second is 10^-12 token per nanosecond: one unit per ns.
         let added = elapsed.saturating_mul(u128::from(self.rate.millis_per_second));
-        self.units = self.units.saturating_add(added).min(self.rate.capacity());
+        // With a backlog, the front waiter is woken a little after its tokens were due (timers tick in
+        // milliseconds). What accrued meanwhile beyond the burst belongs to the backlog: keep less than one
+        // token of it, so the next grant is not pushed back and the backlog gets the whole rate. Grants
+        // are whole tokens, so less than one extra token never lets a second see more than rate + burst.
+        let cap = if self.queue.is_empty() {
+            self.rate.capacity()
+        } else {
+            self.rate.capacity() + (UNIT - 1)
+        };
+        self.units = self.units.saturating_add(added).min(cap);
         self.updated = now;
     }
 

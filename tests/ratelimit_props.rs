@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use smsbridge::ratelimit::{Rate, RateLimiter};
+
 use tokio::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -31,9 +32,10 @@ fn scenarios() -> impl Strategy<Value = Scenario> {
         .prop_map(
             |(per_second, burst, links, max_request, cancel_every, seconds)| Scenario {
                 per_second,
-                burst,
+                // The smallest burst the limiter accepts is one millisecond's worth of the rate.
+                burst: burst.max(Rate::min_burst(f64::from(per_second))),
                 links,
-                max_request: max_request.min(burst),
+                max_request: max_request.min(burst.max(Rate::min_burst(f64::from(per_second)))),
                 cancel_every,
                 seconds,
             },

@@ -639,7 +639,9 @@ fn check_rate(v: &mut Checker, base: &str, rate: &RateLimitConfig) {
         1_000_000.0,
     );
     if let Some(burst) = rate.burst {
-        v.int(format!("{base}.burst"), burst.into(), 1, 1_000_000);
+        // Timers tick in milliseconds: a smaller burst cannot carry the rate (see Rate::min_burst).
+        let min = u64::from(crate::ratelimit::Rate::min_burst(rate.per_second));
+        v.int(format!("{base}.burst"), burst.into(), min, 1_000_000);
     }
 }
 
