@@ -3,4 +3,5 @@
 //! Composes the sans-IO codecs of `smsbridge-protocol` and the modem driver of `smsbridge-hw` into the
 //! gateway: config, store, router, rate limiting, links, gRPC API, metrics, and the CLI.
 
+pub mod api;
 pub mod cli;
