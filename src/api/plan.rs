@@ -1,17 +1,21 @@
 //! Message planning for the API: how a body is split into SMS segments and which encoding it uses.
 //!
-//! Everything goes through [`plan`], the one function the service calls. Until the protocol crate's `sms`
-//! planner is merged, this is a small stand-in that follows 3GPP TS 23.038/23.040 for the counts (GSM 7-bit
-//! default alphabet with its extension table, else UCS-2; 160/153, 70/67 and 140/134 per segment) and
-//! builds each segment as an 8-bit-reference concatenation UDH followed by the user data (GSM septets one per
-//! octet, as SMPP carries them with data_coding 0; UCS-2 big-endian; binary as given).
+//! Everything goes through [`Planner::plan`], the one function the service calls. It uses the protocol
+//! crate's planner (`smsbridge_protocol::sms::planner`: TS 23.038 alphabet choice, TS 23.040 concatenation)
+//! and numbers concatenated messages per destination. Each stored segment is what an SMPP link puts in
+//! short_message with esm_class UDHI: the UDH (when there is one), then the user data (GSM septets one per
+//! octet, UCS-2 big-endian, or the binary octets).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+
+use smsbridge_protocol::sms::planner::{self, PlanOptions, PlannedEncoding, ReferenceAllocator};
 
 use super::validate::ValidBody;
 
 /// The most segments a concatenated message can have (TS 23.040 §9.2.3.24.1: an octet).
-pub const MAX_SEGMENTS: usize = 255;
+pub const MAX_SEGMENTS: u8 = 255;
+/// Destinations whose concatenation reference is remembered.
+const REFERENCE_DESTINATIONS: usize = 65_536;
 
 /// The encoding a plan uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,169 +25,109 @@ pub enum Encoding {
     Binary,
 }
 
-impl Encoding {
-    /// The name stored with the message.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Encoding::Gsm7 => "gsm7",
-            Encoding::Ucs2 => "ucs2",
-            Encoding::Binary => "binary",
-        }
-    }
-}
-
 /// How a message is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub encoding: Encoding,
-    /// The SMPP data_coding octet (0 GSM default, 8 UCS-2, or the client's for binary).
+    /// The name stored with the message (the protocol planner's: "gsm7", "ucs2", "8bit").
+    pub encoding_name: &'static str,
+    /// The SMPP data_coding octet (the client's for binary bodies).
     pub data_coding: u8,
-    /// One payload per segment: the UDH (when there is more than one segment), then the user data.
+    /// One payload per segment: the UDH (when there is one), then the user data.
     pub segments: Vec<Vec<u8>>,
 }
 
 /// Why a body cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error("needs {segments} SMS segments, at most {MAX_SEGMENTS} are allowed")]
-    TooManySegments { segments: usize },
+    #[error("needs {needed} SMS segments, at most {max} are allowed")]
+    TooManySegments { needed: usize, max: u8 },
+    /// Only with a forced GSM 7-bit encoding, which the API does not request; kept so nothing is lost.
+    #[error("{0:?} cannot be written in GSM 7-bit")]
+    NotGsm7(char),
 }
 
-/// Plans bodies; holds the concatenation reference counter.
-#[derive(Debug, Default)]
+impl From<planner::PlanError> for PlanError {
+    fn from(err: planner::PlanError) -> Self {
+        match err {
+            planner::PlanError::TooManySegments { needed, max } => {
+                PlanError::TooManySegments { needed, max }
+            }
+            planner::PlanError::NotGsm7(c) => PlanError::NotGsm7(c),
+        }
+    }
+}
+
+/// Plans bodies; holds the per-destination concatenation references.
+#[derive(Debug)]
 pub struct Planner {
-    next_ref: AtomicU8,
+    options: PlanOptions,
+    references: Mutex<ReferenceAllocator>,
+}
+
+impl Default for Planner {
+    fn default() -> Self {
+        Planner::new()
+    }
 }
 
 impl Planner {
     pub fn new() -> Self {
-        Planner::default()
+        // Seeded from the clock so a restart does not reuse the references just sent to a handset.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| (d.as_millis() & 0xFFFF) as u16)
+            .unwrap_or(0);
+        Planner {
+            options: PlanOptions {
+                max_segments: MAX_SEGMENTS,
+                ..PlanOptions::default()
+            },
+            references: Mutex::new(ReferenceAllocator::new(REFERENCE_DESTINATIONS, seed)),
+        }
     }
 
-    /// The segments and encoding for a body. The one entry point the service uses.
-    pub fn plan(&self, body: &ValidBody) -> Result<Plan, PlanError> {
-        let (encoding, data_coding, units, single, multi) = match body {
-            ValidBody::Text(text) => match gsm7_septets(text) {
-                Some(septets) => (Encoding::Gsm7, 0u8, septets, 160, 153),
-                None => (Encoding::Ucs2, 8u8, ucs2_units(text), 70, 67),
-            },
-            ValidBody::Binary { data, data_coding } => (
-                Encoding::Binary,
-                *data_coding,
-                data.iter().map(|b| vec![*b]).collect(),
-                140,
-                134,
-            ),
-        };
-        let payload_len: usize = units.iter().map(Vec::len).sum();
-        // Unit lengths are in octets for every encoding here (a GSM septet stored in one octet).
-        let (single, multi) = match encoding {
-            Encoding::Ucs2 => (single * 2, multi * 2),
-            _ => (single, multi),
-        };
-        if payload_len <= single {
-            return Ok(Plan {
-                encoding,
-                data_coding,
-                segments: vec![units.concat()],
-            });
-        }
-        // Split on unit boundaries so an escape pair or a surrogate pair is never cut in two.
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        let mut current: Vec<u8> = Vec::new();
-        for unit in units {
-            if current.len() + unit.len() > multi {
-                parts.push(std::mem::take(&mut current));
+    /// The segments and encoding of `body` sent to `to`. The one entry point the service uses.
+    pub fn plan(&self, to: &str, body: &ValidBody) -> Result<Plan, PlanError> {
+        let (mut plan, data_coding) = match body {
+            ValidBody::Text(text) => {
+                let plan = planner::plan(text, &self.options)?;
+                let dc = plan.smpp_data_coding();
+                (plan, dc)
             }
-            current.extend_from_slice(&unit);
+            ValidBody::Binary { data, data_coding } => {
+                (planner::plan_binary(data, &self.options)?, *data_coding)
+            }
+        };
+        if plan.is_concatenated() {
+            // A poisoned lock only means another thread panicked mid-update; the counter is still usable.
+            let reference = match self.references.lock() {
+                Ok(mut refs) => refs.next(to),
+                Err(poisoned) => poisoned.into_inner().next(to),
+            };
+            plan.set_reference(reference);
         }
-        if !current.is_empty() {
-            parts.push(current);
-        }
-        if parts.len() > MAX_SEGMENTS {
-            return Err(PlanError::TooManySegments {
-                segments: parts.len(),
-            });
-        }
-        let reference = self.next_ref.fetch_add(1, Ordering::Relaxed);
-        let total = u8::try_from(parts.len()).map_err(|_| PlanError::TooManySegments {
-            segments: parts.len(),
-        })?;
-        let segments = parts
-            .into_iter()
-            .zip(1u8..=255)
-            .map(|(part, seq)| {
-                // IEI 0x00: concatenated short messages, 8-bit reference (TS 23.040 §9.2.3.24.1).
-                let mut seg = vec![0x05, 0x00, 0x03, reference, total, seq];
-                seg.extend_from_slice(&part);
-                seg
+        let encoding = match plan.encoding {
+            PlannedEncoding::Gsm7(_) => Encoding::Gsm7,
+            PlannedEncoding::Ucs2 => Encoding::Ucs2,
+            PlannedEncoding::Eight => Encoding::Binary,
+        };
+        let segments = plan
+            .segments
+            .iter()
+            .map(|seg| {
+                let mut payload = seg.header_bytes();
+                payload.extend_from_slice(&seg.body);
+                payload
             })
             .collect();
         Ok(Plan {
             encoding,
+            encoding_name: plan.encoding.name(),
             data_coding,
             segments,
         })
     }
-}
-
-/// The GSM 7-bit default alphabet (TS 23.038 §6.2.1), by code; position 0x1B is the escape to the extension
-/// table and matches no character.
-const GSM7_BASIC: [char; 128] = [
-    '@', '£', '$', '¥', 'è', 'é', 'ù', 'ì', 'ò', 'Ç', '\n', 'Ø', 'ø', '\r', 'Å', 'å', //
-    'Δ', '_', 'Φ', 'Γ', 'Λ', 'Ω', 'Π', 'Ψ', 'Σ', 'Θ', 'Ξ', '\u{1b}', 'Æ', 'æ', 'ß', 'É', //
-    ' ', '!', '"', '#', '¤', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/', //
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?', //
-    '¡', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', //
-    'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'Ä', 'Ö', 'Ñ', 'Ü', '§', //
-    '¿', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', //
-    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 'ä', 'ö', 'ñ', 'ü', 'à', //
-];
-
-/// The GSM 7-bit extension table (TS 23.038 §6.2.1.1): character and code after the escape.
-const GSM7_EXTENSION: [(char, u8); 10] = [
-    ('\u{0c}', 0x0A),
-    ('^', 0x14),
-    ('{', 0x28),
-    ('}', 0x29),
-    ('\\', 0x2F),
-    ('[', 0x3C),
-    ('~', 0x3D),
-    (']', 0x3E),
-    ('|', 0x40),
-    ('€', 0x65),
-];
-
-/// The text as GSM septets, one unit per character (two for extension characters); `None` when a character
-/// is not in the alphabet.
-fn gsm7_septets(text: &str) -> Option<Vec<Vec<u8>>> {
-    text.chars()
-        .map(|c| {
-            if c == '\u{1b}' {
-                return None;
-            }
-            if let Some(code) = GSM7_BASIC.iter().position(|&b| b == c) {
-                return u8::try_from(code).ok().map(|code| vec![code]);
-            }
-            GSM7_EXTENSION
-                .iter()
-                .find(|(e, _)| *e == c)
-                .map(|(_, code)| vec![0x1B, *code])
-        })
-        .collect()
-}
-
-/// The text as UCS-2 (UTF-16 big-endian), one unit per character (4 octets for a surrogate pair).
-fn ucs2_units(text: &str) -> Vec<Vec<u8>> {
-    text.chars()
-        .map(|c| {
-            let mut buf = [0u16; 2];
-            c.encode_utf16(&mut buf)
-                .iter()
-                .flat_map(|u| u.to_be_bytes())
-                .collect()
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -207,40 +151,50 @@ mod tests {
             ("€".repeat(81), Encoding::Gsm7, 2),
             ("ж".repeat(70), Encoding::Ucs2, 1),
             ("ж".repeat(71), Encoding::Ucs2, 2),
-            ("😀".repeat(35), Encoding::Ucs2, 1),
         ];
         for (t, enc, n) in cases {
-            let plan = p.plan(&text(t)).expect("plannable");
+            let plan = p.plan("+447700900123", &text(t)).expect("plannable");
             assert_eq!((plan.encoding, plan.segments.len()), (*enc, *n), "{t:?}");
         }
     }
 
     #[test]
-    fn escapes_are_not_split_and_udh_is_set() {
+    fn concatenated_parts_carry_one_reference_and_their_numbers() {
         let p = Planner::new();
-        // 152 plain characters, a euro sign, 7 more (161 septets): the escape pair moves to the second part
-        // whole.
-        let t = format!("{}€{}", "a".repeat(152), "x".repeat(7));
-        let plan = p.plan(&text(&t)).expect("plannable");
-        assert_eq!(plan.segments.len(), 2);
-        assert_eq!(
-            &plan.segments[0][..6],
-            &[0x05, 0x00, 0x03, plan.segments[0][3], 2, 1]
-        );
-        assert_eq!(plan.segments[0].len(), 6 + 152);
-        assert_eq!(&plan.segments[1][6..], b"\x1b\x65xxxxxxx");
+        let plan = p
+            .plan("+447700900123", &text(&"a".repeat(200)))
+            .expect("plannable");
+        assert_eq!(plan.data_coding, 0);
+        let [first, second] = plan.segments.as_slice() else {
+            panic!("two segments expected, got {}", plan.segments.len());
+        };
+        // UDHL 5, IEI 0x00 (8-bit reference), length 3, reference, 2 parts, part number.
+        assert_eq!(&first[..4], &[0x05, 0x00, 0x03, first[3]]);
+        assert_eq!(&first[4..6], &[2, 1]);
+        assert_eq!(&second[..6], &[0x05, 0x00, 0x03, first[3], 2, 2]);
+        assert_eq!(first.len() - 6 + second.len() - 6, 200);
     }
 
     #[test]
-    fn too_long_binary_is_refused() {
+    fn too_long_binary_is_refused_and_binary_keeps_its_data_coding() {
         let p = Planner::new();
         let body = ValidBody::Binary {
             data: vec![0; 134 * 256],
             data_coding: 4,
         };
         assert_eq!(
-            p.plan(&body),
-            Err(PlanError::TooManySegments { segments: 256 })
+            p.plan("+447700900123", &body),
+            Err(PlanError::TooManySegments {
+                needed: 256,
+                max: 255
+            })
         );
+        let small = ValidBody::Binary {
+            data: vec![1, 2, 3],
+            data_coding: 0xF5,
+        };
+        let plan = p.plan("+447700900123", &small).expect("plannable");
+        assert_eq!((plan.encoding, plan.data_coding), (Encoding::Binary, 0xF5));
+        assert_eq!(plan.segments, vec![vec![1, 2, 3]]);
     }
 }
