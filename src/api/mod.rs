@@ -13,4 +13,12 @@ pub mod pb {
 
 pub mod auth;
 pub mod plan;
+pub mod server;
 pub mod validate;
+
+pub use auth::{Authenticator, ClientToken};
+pub use plan::Planner;
+pub use server::{
+    ApiServer, CarrierCancel, GatewayService, LinkState, LinkStates, RouteError, Routing,
+    ServeError,
+};
