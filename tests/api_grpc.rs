@@ -10,7 +10,8 @@ use std::time::Duration;
 use smsbridge::api::pb;
 use smsbridge::api::pb::gateway_client::GatewayClient;
 use smsbridge::api::{
-    ApiServer, Authenticator, ClientToken, GatewayService, Planner, RouteError, Routing, ServeError,
+    ApiServer, Authenticator, ClientToken, GatewayService, Planner, RouteChoice, RouteError,
+    Routing, ServeError,
 };
 use smsbridge::model::{CarrierId, CarrierStatus, MessageId, MessageState, MoMessage, UnixMs};
 use smsbridge::store::{Outcome, Receipt, Store};
@@ -29,27 +30,36 @@ const WAIT: Duration = Duration::from_secs(20);
 struct TestRoutes;
 
 impl Routing for TestRoutes {
-    fn route(&self, to: &str, requested: Option<&str>) -> Result<CarrierId, RouteError> {
-        if let Some(name) = requested {
-            return if ["uk-smpp", "us-modem"].contains(&name) {
-                Ok(CarrierId::new(name))
-            } else {
-                Err(RouteError::UnknownCarrier {
+    fn route(
+        &self,
+        to: &str,
+        from: Option<&str>,
+        carrier: Option<&str>,
+    ) -> Result<RouteChoice, RouteError> {
+        let carrier = match carrier {
+            Some(name) if ["uk-smpp", "us-modem"].contains(&name) => name,
+            Some(name) => {
+                return Err(RouteError::UnknownCarrier {
                     carrier: name.to_owned(),
-                })
-            };
-        }
-        if to.starts_with("+44") {
-            Ok(CarrierId::new("uk-smpp"))
-        } else if to.starts_with("+1") {
-            Ok(CarrierId::new("us-modem"))
-        } else {
-            Err(RouteError::NoRoute { to: to.to_owned() })
-        }
-    }
-
-    fn default_sender(&self, carrier: &CarrierId) -> Option<String> {
-        (carrier.as_str() == "uk-smpp").then(|| "Acme".to_owned())
+                });
+            }
+            None if to.starts_with("+44") => "uk-smpp",
+            None if to.starts_with("+1") => "us-modem",
+            None => return Err(RouteError::NoRoute(format!("no route covers {to:?}"))),
+        };
+        let from = match (from, carrier) {
+            (Some(from), _) => from.to_owned(),
+            (None, "uk-smpp") => "Acme".to_owned(),
+            (None, _) => {
+                return Err(RouteError::InvalidSender(format!(
+                    "is required: carrier {carrier} has no default sender"
+                )));
+            }
+        };
+        Ok(RouteChoice {
+            carrier: CarrierId::new(carrier),
+            from,
+        })
     }
 
     fn carriers(&self) -> Vec<CarrierId> {

@@ -31,25 +31,46 @@ const EVENT_BATCH: usize = 256;
 /// Events buffered per stream before the reader waits for the client.
 const STREAM_BUFFER: usize = 256;
 
-/// Why no carrier can take a message.
+/// Why no carrier (or no sender) can be chosen for a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
-    /// No route covers the destination.
-    #[error("no route covers {to:?}")]
-    NoRoute { to: String },
-    /// The request named a carrier the config does not have.
+    /// No route covers the destination: FAILED_PRECONDITION.
+    #[error("{0}")]
+    NoRoute(String),
+    /// A route covers it but none of its carriers can take traffic now: UNAVAILABLE (retry later).
+    #[error("{0}")]
+    NoCarrierAvailable(String),
+    /// The request named a carrier the config does not have: INVALID_ARGUMENT on `carrier`.
     #[error("no carrier named {carrier:?} in the config")]
     UnknownCarrier { carrier: String },
+    /// The sender is missing (and the route has no default) or breaks a rule: INVALID_ARGUMENT on `from`.
+    #[error("{0}")]
+    InvalidSender(String),
+    /// The route does not allow this sender: PERMISSION_DENIED on `from`.
+    #[error("{0}")]
+    SenderNotAllowed(String),
 }
 
-/// What the API needs from the router and the config: which carrier takes a destination, and with which
-/// sender when the client gave none. Implemented over the config's router by the composition
-/// ([`crate::gateway`]), and by tests with a fixed table.
+/// The carrier and the sender a message goes out with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteChoice {
+    pub carrier: CarrierId,
+    /// The sender after the route's rules (default sender, rewrites).
+    pub from: String,
+}
+
+/// What the API needs from the router and the config: which carrier takes a destination and with which
+/// sender. Implemented over the config's router by the composition ([`crate::gateway`]), and by tests with a
+/// fixed table.
 pub trait Routing: Send + Sync + 'static {
-    /// The carrier for `to`, or the `requested` one if the config has it.
-    fn route(&self, to: &str, requested: Option<&str>) -> Result<CarrierId, RouteError>;
-    /// The sender to use when the client gave none; `None` when the carrier has no default.
-    fn default_sender(&self, carrier: &CarrierId) -> Option<String>;
+    /// The carrier for `to` (or the `carrier` the client asked for, if the config has it) and the sender
+    /// (`from` as the client gave it, `None` for the route's default).
+    fn route(
+        &self,
+        to: &str,
+        from: Option<&str>,
+        carrier: Option<&str>,
+    ) -> Result<RouteChoice, RouteError>;
     /// Every configured carrier (listed by Status even when their queue is empty).
     fn carriers(&self) -> Vec<CarrierId>;
 }
@@ -164,8 +185,11 @@ pub fn store_status(err: StoreError) -> Status {
 
 fn route_status(err: RouteError) -> Status {
     match err {
-        RouteError::NoRoute { .. } => Status::failed_precondition(format!("to: {err}")),
+        RouteError::NoRoute(_) => Status::failed_precondition(format!("to: {err}")),
+        RouteError::NoCarrierAvailable(_) => Status::unavailable(format!("to: {err}")),
         RouteError::UnknownCarrier { .. } => Status::invalid_argument(format!("carrier: {err}")),
+        RouteError::InvalidSender(_) => Status::invalid_argument(format!("from: {err}")),
+        RouteError::SenderNotAllowed(_) => Status::permission_denied(format!("from: {err}")),
     }
 }
 
@@ -192,20 +216,10 @@ impl GatewayService {
                 return Ok(Prep::Duplicate(submit_response(&message, true)));
             }
         }
-        let carrier = self
+        let RouteChoice { carrier, from } = self
             .routing
-            .route(&valid.to, valid.carrier.as_deref())
+            .route(&valid.to, valid.from.as_deref(), valid.carrier.as_deref())
             .map_err(route_status)?;
-        let from = match &valid.from {
-            Some(from) => from.clone(),
-            None => self.routing.default_sender(&carrier).ok_or_else(|| {
-                FieldError::new(
-                    "from",
-                    format!("is required: carrier {carrier} has no default sender"),
-                    None,
-                )
-            })?,
-        };
         let plan = self
             .planner
             .plan(&valid.to, &valid.body)
