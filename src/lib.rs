@@ -5,5 +5,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod model;
+pub mod ratelimit;
+pub mod router;
 pub mod store;

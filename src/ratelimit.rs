@@ -1,0 +1,358 @@
+//! Per-carrier rate limiting: a token bucket counted in message segments, shared by all links of a carrier
+//! (`Arc<RateLimiter>`). Waiters are served first come, first served, so no link starves; time comes from
+//! `tokio::time`, so tests run on paused time.
+//!
+//! Accounting is exact integer arithmetic: the bucket holds tokens in units of 10^-12 segment and refills at
+//! `per_second` given in thousandths, so no rounding drifts the long-run rate. Over any interval of length T
+//! the bucket grants at most `burst + per_second * T` segments (tokens handed back with [`RateLimiter::give_back`]
+//! are not counted as sent). The lock is a plain mutex held for a few arithmetic operations and never across
+//! an await.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::config::RateLimitConfig;
+
+/// Units per token.
+const UNIT: u128 = 1_000_000_000_000;
+
+/// A rate: `per_second` segments per second on average, at most `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    millis_per_second: u64,
+    burst: u32,
+}
+
+/// A rate outside the supported range (0.001 to 1,000,000 per second, burst 1 to 1,000,000).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error(
+    "rate limit {per_second}/s with burst {burst} is outside 0.001..=1000000 per second, burst 1..=1000000"
+)]
+pub struct RateError {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl Rate {
+    pub fn new(per_second: f64, burst: u32) -> Result<Rate, RateError> {
+        let millis = (per_second * 1_000.0).round();
+        if !(per_second.is_finite()
+            && (1.0..=1e9).contains(&millis)
+            && (1..=1_000_000).contains(&burst))
+        {
+            return Err(RateError { per_second, burst });
+        }
+        Ok(Rate {
+            millis_per_second: millis as u64,
+            burst,
+        })
+    }
+
+    /// The rate of a validated carrier or modem `rate_limit`.
+    pub fn from_config(c: &RateLimitConfig) -> Result<Rate, RateError> {
+        Rate::new(c.per_second, c.effective_burst())
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.millis_per_second as f64 / 1_000.0
+    }
+
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    fn capacity(&self) -> u128 {
+        u128::from(self.burst) * UNIT
+    }
+}
+
+/// Why an acquire cannot be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AcquireError {
+    /// More segments than the burst: the bucket can never hold them at once; send them in smaller parts.
+    #[error("asked for {requested} segments at once, more than the burst of {burst}")]
+    ExceedsBurst { requested: u32, burst: u32 },
+}
+
+/// Why [`RateLimiter::try_acquire`] did not grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryAcquireError {
+    /// Not enough tokens now (or others are waiting first); roughly this long until there would be.
+    #[error("rate limited, retry in {0:?}")]
+    Wait(Duration),
+    #[error(transparent)]
+    Invalid(#[from] AcquireError),
+}
+
+#[derive(Debug)]
+struct Waiter {
+    ticket: u64,
+    segments: u32,
+    wake: Arc<Notify>,
+}
+
+#[derive(Debug)]
+struct State {
+    rate: Rate,
+    /// Tokens in units; never above the capacity.
+    units: u128,
+    /// When `units` was last brought up to date.
+    updated: Instant,
+    /// Waiting acquires, oldest first; only the front one may take tokens.
+    queue: VecDeque<Waiter>,
+    next_ticket: u64,
+}
+
+impl State {
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_nanos();
+        // One thousandth of a token per second is 10^-12 token per nanosecond: one unit per ns.
+        let added = elapsed.saturating_mul(u128::from(self.rate.millis_per_second));
+        self.units = self.units.saturating_add(added).min(self.rate.capacity());
+        self.updated = now;
+    }
+
+    /// How long until `segments` tokens are in the bucket.
+    fn time_until(&self, segments: u32) -> Duration {
+        let need = u128::from(segments) * UNIT;
+        let missing = need.saturating_sub(self.units);
+        let per_ns = u128::from(self.rate.millis_per_second.max(1));
+        let ns = missing.div_ceil(per_ns);
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+
+    fn take(&mut self, segments: u32) -> bool {
+        let need = u128::from(segments) * UNIT;
+        if self.units >= need {
+            self.units -= need;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn wake_front(&self) {
+        if let Some(w) = self.queue.front() {
+            w.wake.notify_one();
+        }
+    }
+}
+
+/// A token bucket shared by the links of one carrier.
+#[derive(Debug)]
+pub struct RateLimiter {
+    state: Mutex<State>,
+}
+
+/// Takes a queued waiter out of the queue if its acquire is dropped before it is served.
+struct QueueGuard<'a> {
+    limiter: &'a RateLimiter,
+    ticket: u64,
+    served: bool,
+}
+
+impl Drop for QueueGuard<'_> {
+    fn drop(&mut self) {
+        if self.served {
+            return;
+        }
+        let mut st = self.limiter.lock();
+        let was_front = st.queue.front().is_some_and(|w| w.ticket == self.ticket);
+        st.queue.retain(|w| w.ticket != self.ticket);
+        if was_front {
+            st.wake_front();
+        }
+    }
+}
+
+impl RateLimiter {
+    /// A limiter that starts with a full bucket.
+    pub fn new(rate: Rate) -> RateLimiter {
+        RateLimiter {
+            state: Mutex::new(State {
+                rate,
+                units: rate.capacity(),
+                updated: Instant::now(),
+                queue: VecDeque::new(),
+                next_ticket: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is consistent after every statement that changes it, so a panic elsewhere while the lock
+        // was held does not leave it broken.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The rate in effect.
+    pub fn rate(&self) -> Rate {
+        self.lock().rate
+    }
+
+    /// Changes the rate (config reload). Tokens already in the bucket are kept up to the new burst; waiters
+    /// re-plan with the new rate at once.
+    pub fn set_rate(&self, rate: Rate) {
+        let mut st = self.lock();
+        st.refill(Instant::now());
+        st.rate = rate;
+        st.units = st.units.min(rate.capacity());
+        st.wake_front();
+    }
+
+    /// Whole tokens in the bucket now.
+    pub fn available(&self) -> u32 {
+        let mut st = self.lock();
+        st.refill(Instant::now());
+        u32::try_from(st.units / UNIT).unwrap_or(u32::MAX)
+    }
+
+    /// Waiting acquires.
+    pub fn waiters(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Takes `segments` tokens now if they are there and nobody is waiting ahead.
+    pub fn try_acquire(&self, segments: u32) -> Result<(), TryAcquireError> {
+        let mut st = self.lock();
+        if segments > st.rate.burst {
+            return Err(AcquireError::ExceedsBurst {
+                requested: segments,
+                burst: st.rate.burst,
+            }
+            .into());
+        }
+        st.refill(Instant::now());
+        if st.queue.is_empty() && st.take(segments) {
+            return Ok(());
+        }
+        // An estimate: the time until the bucket holds what the queue and this request need together.
+        let queued: u64 = st.queue.iter().map(|w| u64::from(w.segments)).sum();
+        let total = u32::try_from(queued + u64::from(segments)).unwrap_or(u32::MAX);
+        Err(TryAcquireError::Wait(st.time_until(total)))
+    }
+
+    /// Waits until `segments` tokens can be taken, in arrival order, and takes them. Dropping the future
+    /// before it completes takes nothing and lets the next waiter go.
+    pub async fn acquire(&self, segments: u32) -> Result<(), AcquireError> {
+        let (ticket, wake) = {
+            let mut st = self.lock();
+            if segments > st.rate.burst {
+                return Err(AcquireError::ExceedsBurst {
+                    requested: segments,
+                    burst: st.rate.burst,
+                });
+            }
+            st.refill(Instant::now());
+            if st.queue.is_empty() && st.take(segments) {
+                return Ok(());
+            }
+            let ticket = st.next_ticket;
+            st.next_ticket += 1;
+            let wake = Arc::new(Notify::new());
+            st.queue.push_back(Waiter {
+                ticket,
+                segments,
+                wake: wake.clone(),
+            });
+            (ticket, wake)
+        };
+        let mut guard = QueueGuard {
+            limiter: self,
+            ticket,
+            served: false,
+        };
+        loop {
+            let deadline = {
+                let mut st = self.lock();
+                if st.queue.front().is_some_and(|w| w.ticket == ticket) {
+                    if segments > st.rate.burst {
+                        // The burst shrank below this request while it waited.
+                        let burst = st.rate.burst;
+                        st.queue.pop_front();
+                        st.wake_front();
+                        guard.served = true;
+                        return Err(AcquireError::ExceedsBurst {
+                            requested: segments,
+                            burst,
+                        });
+                    }
+                    let now = Instant::now();
+                    st.refill(now);
+                    if st.take(segments) {
+                        st.queue.pop_front();
+                        // The next waiter may be servable from what is left.
+                        st.wake_front();
+                        guard.served = true;
+                        return Ok(());
+                    }
+                    Some(now + st.time_until(segments))
+                } else {
+                    None
+                }
+            };
+            match deadline {
+                // Woken early by a rate change or a give_back, or on time: either way, look again.
+                Some(at) => {
+                    let _ = tokio::time::timeout_at(at, wake.notified()).await;
+                }
+                None => wake.notified().await,
+            }
+        }
+    }
+
+    /// Returns tokens for segments that were acquired but not sent (the link failed before writing them).
+    pub fn give_back(&self, segments: u32) {
+        let mut st = self.lock();
+        st.refill(Instant::now());
+        let cap = st.rate.capacity();
+        st.units = st
+            .units
+            .saturating_add(u128::from(segments) * UNIT)
+            .min(cap);
+        st.wake_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_checked() {
+        assert!(Rate::new(0.5, 1).is_ok());
+        assert!(Rate::new(20_000.0, 20_000).is_ok());
+        for (r, b) in [
+            (0.0, 1),
+            (-1.0, 1),
+            (f64::NAN, 1),
+            (2e6, 1),
+            (1.0, 0),
+            (1.0, 2_000_000),
+        ] {
+            assert!(Rate::new(r, b).is_err(), "{r} {b}");
+        }
+        let r = Rate::new(0.25, 3).expect("valid");
+        assert_eq!((r.per_second(), r.burst()), (0.25, 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refill_is_exact_for_fractional_rates() {
+        let limiter = RateLimiter::new(Rate::new(0.5, 1).expect("valid"));
+        assert_eq!(limiter.try_acquire(1), Ok(()));
+        assert_eq!(
+            limiter.try_acquire(1),
+            Err(TryAcquireError::Wait(Duration::from_secs(2)))
+        );
+        tokio::time::advance(Duration::from_millis(1_999)).await;
+        assert!(limiter.try_acquire(1).is_err());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(limiter.try_acquire(1), Ok(()));
+    }
+}
