@@ -317,15 +317,15 @@ async fn every_field_rule_gets_invalid_argument_naming_the_field() {
         ),
         (
             with(&|r| r.from = "TwelveChars1".into()),
-            "from: an alphanumeric sender must be 1 to 11",
+            "from: an alphanumeric sender must be at most 11 GSM 7-bit characters, got \"TwelveChars1\" (12 characters)",
         ),
         (
-            with(&|r| r.from = "Bad!Sender".into()),
-            "from: an alphanumeric sender",
+            with(&|r| r.from = "Bad™Sender".into()),
+            "from: an alphanumeric sender may use only the GSM 7-bit default alphabet",
         ),
         (
             with(&|r| r.from = "12".into()),
-            "from: a numeric sender must have 3 to 15 digits",
+            "from: a numeric sender is a short code of 3 to 8 digits",
         ),
         (with(&|r| r.from = "+12".into()), "from: must be E.164"),
         (
@@ -371,12 +371,12 @@ async fn every_field_rule_gets_invalid_argument_naming_the_field() {
                     nanos: 0,
                 })
             }),
-            "validity: must be between 1s and 604800s",
+            "validity: must be between 1s and 2592000s (30 days), got 0s 0ns",
         ),
         (
             with(&|r| {
                 r.validity = Some(prost_types::Duration {
-                    seconds: 8 * 86_400,
+                    seconds: 31 * 86_400,
                     nanos: 0,
                 })
             }),

@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use super::auth::{AuthenticatedClient, Authenticator};
 use super::pb;
 use super::plan::{Encoding, PlanError, Planner};
-use super::validate::{self, FieldError, ValidBody, ValidPriority, ValidSubmit};
+use super::validate::{self, FieldError, SubmitDefaults, ValidBody, ValidSubmit};
 use crate::model::{
     Body, CarrierId, CarrierStatus, ClientId, Event, EventData, EventKind, Message, MessageId,
     MessageState, NewMessage, Priority, SegmentInfo, UnixMs,
@@ -110,6 +110,7 @@ pub struct GatewayService {
     planner: Arc<Planner>,
     carrier_cancel: Option<Arc<dyn CarrierCancel>>,
     links: Option<Arc<dyn LinkStates>>,
+    defaults: SubmitDefaults,
     shutdown: CancellationToken,
 }
 
@@ -128,8 +129,15 @@ impl GatewayService {
             planner,
             carrier_cancel: None,
             links: None,
+            defaults: SubmitDefaults::default(),
             shutdown,
         }
+    }
+
+    /// The defaults for fields a request leaves out, and the batch limit (the config's `[api]`).
+    pub fn with_defaults(mut self, defaults: SubmitDefaults) -> Self {
+        self.defaults = defaults;
+        self
     }
 
     /// Plug in the link engine's carrier cancel (cancel_sm).
@@ -204,7 +212,7 @@ fn plan_status(err: PlanError, body: &ValidBody) -> Status {
 impl GatewayService {
     /// Validates, routes and plans one request, or finds the message its client_ref already made.
     async fn prepare(&self, client: &ClientId, req: pb::SubmitRequest) -> Result<Prep, Status> {
-        let valid = validate::submit(req)?;
+        let valid = validate::submit(req, &self.defaults)?;
         if let Some(client_ref) = &valid.client_ref {
             // A retry must get the first message back even if the config changed since (a route removed).
             let found = self
@@ -248,12 +256,7 @@ impl GatewayService {
             segments: plan.segments,
             encoding: plan.encoding_name.to_owned(),
             carrier,
-            priority: match priority {
-                ValidPriority::Bulk => Priority::Bulk,
-                ValidPriority::Normal => Priority::Normal,
-                ValidPriority::High => Priority::High,
-                ValidPriority::Urgent => Priority::Urgent,
-            },
+            priority,
             want_receipt,
             valid_until: UnixMs::now().plus_ms(validity_ms),
             tags,
@@ -367,10 +370,10 @@ impl pb::gateway_server::Gateway for GatewayService {
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
         let client = client_of(&request)?;
         let items = request.into_inner().messages;
-        if items.is_empty() || items.len() > validate::MAX_BATCH {
+        if items.is_empty() || items.len() > self.defaults.max_batch {
             return Err(FieldError::new(
                 "messages",
-                format!("must hold 1 to {} messages", validate::MAX_BATCH),
+                format!("must hold 1 to {} messages", self.defaults.max_batch),
                 Some(format!("{} messages", items.len())),
             )
             .into());

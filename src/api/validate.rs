@@ -10,6 +10,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::pb;
+use crate::model::Priority;
+use crate::router::{self, AddressError};
 
 /// Text bodies: at most this many characters (Unicode scalar values).
 pub const MAX_TEXT_CHARS: usize = 10_000;
@@ -17,22 +19,38 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const MAX_BINARY_OCTETS: usize = 35_700;
 /// Idempotency keys: at most this many characters.
 pub const MAX_CLIENT_REF_CHARS: usize = 128;
-/// Validity when the request has none.
+/// Validity when neither the request nor the config gives one.
 pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(2 * 24 * 3600);
 /// The shortest validity accepted.
 pub const MIN_VALIDITY: Duration = Duration::from_secs(1);
-/// The longest validity accepted.
-pub const MAX_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest validity accepted (the longest `api.default_validity` the config allows).
+pub const MAX_VALIDITY: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Tags: at most this many entries.
 pub const MAX_TAGS: usize = 32;
 /// Tag keys: 1 to this many characters.
 pub const MAX_TAG_KEY_CHARS: usize = 64;
 /// Tag values: at most this many characters.
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
-/// SubmitBatch: at most this many messages.
+/// SubmitBatch: at most this many messages unless the config says otherwise.
 pub const MAX_BATCH: usize = 1_000;
-/// Alphanumeric sender ids: at most this many characters (the TP-OA limit of 11 GSM characters).
-pub const MAX_ALPHANUMERIC_SENDER: usize = 11;
+
+/// What a request gets for the fields it leaves out, and the batch limit (from the config's `[api]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubmitDefaults {
+    pub validity: Duration,
+    pub priority: Priority,
+    pub max_batch: usize,
+}
+
+impl Default for SubmitDefaults {
+    fn default() -> Self {
+        SubmitDefaults {
+            validity: DEFAULT_VALIDITY,
+            priority: Priority::Normal,
+            max_batch: MAX_BATCH,
+        }
+    }
+}
 
 /// A request field that breaks a rule: `<field>: <rule>, got <value>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,15 +117,6 @@ pub enum ValidBody {
     Binary { data: Vec<u8>, data_coding: u8 },
 }
 
-/// Message priority, once validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValidPriority {
-    Bulk,
-    Normal,
-    High,
-    Urgent,
-}
-
 /// A Submit request that passed every field rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidSubmit {
@@ -117,14 +126,17 @@ pub struct ValidSubmit {
     pub body: ValidBody,
     pub client_ref: Option<String>,
     pub validity: Duration,
-    pub priority: ValidPriority,
+    pub priority: Priority,
     pub want_receipt: bool,
     pub carrier: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 
 /// Checks every field of a Submit request; the first broken rule is returned.
-pub fn submit(req: pb::SubmitRequest) -> Result<ValidSubmit, FieldError> {
+pub fn submit(
+    req: pb::SubmitRequest,
+    defaults: &SubmitDefaults,
+) -> Result<ValidSubmit, FieldError> {
     check_e164("to", &req.to)?;
     let from = if req.from.is_empty() {
         None
@@ -193,14 +205,15 @@ pub fn submit(req: pb::SubmitRequest) -> Result<ValidSubmit, FieldError> {
         Some(req.client_ref)
     };
     let validity = match req.validity {
-        None => DEFAULT_VALIDITY,
+        None => defaults.validity,
         Some(d) => check_validity(&d)?,
     };
     let priority = match pb::Priority::try_from(req.priority) {
-        Ok(pb::Priority::Unspecified | pb::Priority::Normal) => ValidPriority::Normal,
-        Ok(pb::Priority::Bulk) => ValidPriority::Bulk,
-        Ok(pb::Priority::High) => ValidPriority::High,
-        Ok(pb::Priority::Urgent) => ValidPriority::Urgent,
+        Ok(pb::Priority::Unspecified) => defaults.priority,
+        Ok(pb::Priority::Normal) => Priority::Normal,
+        Ok(pb::Priority::Bulk) => Priority::Bulk,
+        Ok(pb::Priority::High) => Priority::High,
+        Ok(pb::Priority::Urgent) => Priority::Urgent,
         Err(_) => {
             return Err(FieldError::new(
                 "priority",
@@ -233,58 +246,58 @@ pub fn submit(req: pb::SubmitRequest) -> Result<ValidSubmit, FieldError> {
     })
 }
 
-/// E.164: `+`, then 8 to 15 digits, the first not 0.
+/// E.164: `+`, then 8 to 15 digits, the first not 0 (the router's rule, [`router::parse_destination`]).
 pub fn check_e164(field: &str, value: &str) -> Result<(), FieldError> {
-    const RULE: &str = "must be E.164: '+' then 8 to 15 digits";
-    let digits = value
-        .strip_prefix('+')
-        .ok_or_else(|| FieldError::new(field, RULE, Some(quote(value))))?;
-    if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(FieldError::new(field, RULE, Some(quote(value))));
-    }
-    if digits.starts_with('0') {
-        return Err(FieldError::new(
-            field,
-            "must be E.164: the country code does not start with 0",
-            Some(quote(value)),
-        ));
-    }
-    Ok(())
+    router::parse_destination(value)
+        .map(|_| ())
+        .map_err(|e| address_error(field, value, e))
 }
 
-/// A sender: an E.164 number, a number of 3 to 15 digits (short codes have 3 to 8), or an alphanumeric id
-/// of 1 to 11 characters (letters, digits, space, `.-_&'`) with at least one letter.
+/// A sender (the router's rule, [`router::parse_sender`]): an E.164 number, a short code of 3 to 8 digits,
+/// or an alphanumeric sender of at most 11 GSM 7-bit characters.
 pub fn check_sender(field: &str, value: &str) -> Result<(), FieldError> {
-    if value.starts_with('+') {
-        return check_e164(field, value);
+    router::parse_sender(value)
+        .map(|_| ())
+        .map_err(|e| address_error(field, value, e))
+}
+
+/// The router's address error in the API's words: field, rule, value.
+fn address_error(field: &str, value: &str, err: AddressError) -> FieldError {
+    const E164: &str = "must be E.164: '+' then 8 to 15 digits";
+    let got = Some(quote(value));
+    match err {
+        AddressError::Empty { .. }
+        | AddressError::MissingPlus { .. }
+        | AddressError::NotDigits { .. }
+        | AddressError::Length { .. } => FieldError::new(field, E164, got),
+        AddressError::LeadingZero { .. } => FieldError::new(
+            field,
+            "must be E.164: the country code does not start with 0",
+            got,
+        ),
+        AddressError::ShortCodeLength { .. } => FieldError::new(
+            field,
+            "a numeric sender is a short code of 3 to 8 digits (longer numbers need '+' and the country code)",
+            got,
+        ),
+        AddressError::AlphanumericTooLong { septets, .. } => FieldError::new(
+            field,
+            "an alphanumeric sender must be at most 11 GSM 7-bit characters",
+            Some(format!("{} ({septets} characters)", quote(value))),
+        ),
+        AddressError::NotGsm { ch, .. } => FieldError::new(
+            field,
+            "an alphanumeric sender may use only the GSM 7-bit default alphabet",
+            Some(format!("{} (contains {ch:?})", quote(value))),
+        ),
+        other => FieldError::new(field, other.to_string(), got),
     }
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        if !(3..=15).contains(&value.len()) {
-            return Err(FieldError::new(
-                field,
-                "a numeric sender must have 3 to 15 digits (short codes 3 to 8)",
-                Some(quote(value)),
-            ));
-        }
-        return Ok(());
-    }
-    const RULE: &str = "an alphanumeric sender must be 1 to 11 characters of A-Z a-z 0-9 space . - _ & ' \
-                        with at least one letter";
-    let chars = value.chars().count();
-    let allowed = value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || " .-_&'".contains(c));
-    let has_letter = value.chars().any(|c| c.is_ascii_alphabetic());
-    if chars > MAX_ALPHANUMERIC_SENDER || !allowed || !has_letter || value.trim() != value {
-        return Err(FieldError::new(field, RULE, Some(quote(value))));
-    }
-    Ok(())
 }
 
 fn check_validity(d: &prost_types::Duration) -> Result<Duration, FieldError> {
     let shown = format!("{}s {}ns", d.seconds, d.nanos);
     let rule = format!(
-        "must be between {}s and {}s (7 days)",
+        "must be between {}s and {}s (30 days)",
         MIN_VALIDITY.as_secs(),
         MAX_VALIDITY.as_secs()
     );
@@ -356,9 +369,14 @@ mod tests {
 
     #[test]
     fn good_request_passes_with_defaults() {
-        let v = submit(base()).expect("valid");
-        assert_eq!(v.validity, DEFAULT_VALIDITY);
-        assert_eq!(v.priority, ValidPriority::Normal);
+        let defaults = SubmitDefaults {
+            validity: Duration::from_secs(600),
+            priority: Priority::Bulk,
+            max_batch: 10,
+        };
+        let v = submit(base(), &defaults).expect("valid");
+        assert_eq!(v.validity, Duration::from_secs(600));
+        assert_eq!(v.priority, Priority::Bulk);
         assert_eq!(v.from.as_deref(), Some("Acme"));
         assert_eq!(v.client_ref, None);
     }
@@ -371,6 +389,7 @@ mod tests {
             "to: must be E.164: '+' then 8 to 15 digits, got \"12ab\""
         );
         for bad in [
+            "",
             "+1234567",
             "+1234567890123456",
             "+4477009001x3",
@@ -389,25 +408,24 @@ mod tests {
         for good in [
             "+447700900123",
             "12345",
-            "447700900123",
             "Acme",
             "ACME Bank",
             "A.B-C_D&E'",
-            "12345678901a"[..11].as_ref(),
+            "Shop€",
         ] {
             assert!(check_sender("from", good).is_ok(), "{good}");
         }
         for bad in [
             "12",
-            "1234567890123456",
+            "447700900123",
             "TwelveChars1",
-            "Ümlaut",
-            "123 456",
-            " Acme",
+            "Bad™",
             "+12",
+            "Shop€€€€€€",
         ] {
             let err = check_sender("from", bad).expect_err(bad);
             assert!(err.to_string().starts_with("from: "), "{err}");
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
     }
 }
