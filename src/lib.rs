@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod gateway;
 pub mod model;
 pub mod ratelimit;
 pub mod router;
