@@ -61,6 +61,9 @@ pub enum GatewayError {
     Links(String),
 }
 
+/// Whether a carrier can take traffic now (the link engine knows: binds up, circuit breakers closed).
+pub type CarrierHealthFn = Arc<dyn Fn(&config::CarrierId) -> bool + Send + Sync>;
+
 /// What the parts of a running gateway share.
 #[derive(Clone)]
 pub struct Components {
@@ -79,7 +82,7 @@ pub struct Links {
     /// Link states for the Status call; `None`: Status lists no links.
     pub link_states: Option<Arc<dyn LinkStates>>,
     /// Whether a carrier can take traffic now (routing skips unhealthy ones); `None`: every carrier is.
-    pub carrier_health: Option<Arc<dyn Fn(&config::CarrierId) -> bool + Send + Sync>>,
+    pub carrier_health: Option<CarrierHealthFn>,
     /// The link engine's task; awaited at shutdown after the API has stopped.
     pub task: Option<JoinHandle<Result<(), String>>>,
 }
@@ -98,17 +101,13 @@ pub async fn start_links(components: &Components) -> Result<Links, GatewayError>
 pub struct ConfigRouting {
     config: Arc<Config>,
     router: Arc<Router>,
-    health: Option<Arc<dyn Fn(&config::CarrierId) -> bool + Send + Sync>>,
+    health: Option<CarrierHealthFn>,
     /// State of a small xorshift generator for weighted picks (the router takes the random number).
     random: AtomicU64,
 }
 
 impl ConfigRouting {
-    pub fn new(
-        config: Arc<Config>,
-        router: Arc<Router>,
-        health: Option<Arc<dyn Fn(&config::CarrierId) -> bool + Send + Sync>>,
-    ) -> Self {
+    pub fn new(config: Arc<Config>, router: Arc<Router>, health: Option<CarrierHealthFn>) -> Self {
         let seed = u64::try_from(UnixMs::now().0).unwrap_or(1) | 1;
         ConfigRouting {
             config,

@@ -895,7 +895,7 @@ async fn events_replay_follow_live_and_carry_inbound_messages() {
                 ),
                 ("+447700900999", "+447700900000", "STOP", "uk-smpp")
             );
-            let t = m.received_at.clone().expect("received_at");
+            let t = m.received_at.expect("received_at");
             assert_eq!(
                 t.seconds * 1000 + i64::from(t.nanos / 1_000_000),
                 received_at.0
