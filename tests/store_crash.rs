@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use smsbridge::model::{Body, CarrierId, ClientId, MessageId, MessageState, NewMessage, Priority, UnixMs};
+use smsbridge::model::{
+    Body, CarrierId, ClientId, MessageId, MessageState, NewMessage, Priority, UnixMs,
+};
 use smsbridge::store::{Outcome, Store};
 
 const CHILD_ENV: &str = "SMSBRIDGE_STORE_CRASH_CHILD";
@@ -30,7 +32,11 @@ fn message(n: u64) -> NewMessage {
         segments: vec![format!("message {n}").into_bytes()],
         encoding: "gsm7".into(),
         carrier: carrier(),
-        priority: if n % 3 == 0 { Priority::High } else { Priority::Normal },
+        priority: if n % 3 == 0 {
+            Priority::High
+        } else {
+            Priority::Normal
+        },
         want_receipt: true,
         valid_until: UnixMs::now().plus_ms(86_400_000),
         tags: BTreeMap::new(),
@@ -75,7 +81,10 @@ fn crash_child() {
                     if Instant::now() > deadline {
                         break;
                     }
-                    let ds = store.claim(&carrier(), 8, UnixMs::now()).await.expect("claim");
+                    let ds = store
+                        .claim(&carrier(), 8, UnixMs::now())
+                        .await
+                        .expect("claim");
                     if ds.is_empty() {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                         continue;
@@ -112,7 +121,13 @@ fn crash_loses_no_acknowledged_message() {
     let path = dir.path().join("crash.db");
     let exe = std::env::current_exe().expect("test binary");
     let mut child = Command::new(exe)
-        .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -154,14 +169,25 @@ fn crash_loses_no_acknowledged_message() {
     }
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("reap the child");
-    assert!(!status.success(), "the child was killed, not finished: {status:?}");
+    assert!(
+        !status.success(),
+        "the child was killed, not finished: {status:?}"
+    );
     reader.join().expect("reader");
     // Lines printed before the kill were acknowledged too.
     for line in rx.try_iter() {
         parse(&line, &mut acked, &mut held);
     }
-    assert!(acked.len() >= 3000, "the child acknowledged only {} messages", acked.len());
-    assert!(held.len() >= 20, "the child held only {} leases", held.len());
+    assert!(
+        acked.len() >= 3000,
+        "the child acknowledged only {} messages",
+        acked.len()
+    );
+    assert!(
+        held.len() >= 20,
+        "the child held only {} leases",
+        held.len()
+    );
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
