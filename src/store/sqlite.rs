@@ -9,8 +9,10 @@
 //! # One writer, group commit
 //! Every change goes through one OS thread that owns the write connection, fed by a bounded tokio channel
 //! (callers await a slot: backpressure). The thread takes every request waiting (up to `max_batch`), applies
-//! them in one transaction, each inside its own savepoint so a failing request is rolled back alone, commits
-//! once (one fsync for the whole group), and only then answers each request on its oneshot. While one group
+//! them in one transaction, commits once (one fsync for the whole group), and only then answers each request
+//! on its oneshot. Requests get no savepoint each (SQLite would copy every page they touch into a sub-journal):
+//! instead each one checks everything that can refuse it before it writes, and one that still fails after
+//! writing (I/O error, corrupt data) rolls the whole group back, every request in it answered with an error. While one group
 //! fsyncs, the next one piles up in the channel, so the more concurrent callers, the larger the groups.
 //! Counters, queue depths and the event cursor are published after the commit, never before.
 //!
@@ -139,6 +141,14 @@ enum Op {
     Claim(CarrierId, usize, UnixMs, Reply<Vec<Dispatch>>),
     Outcome(DispatchKey, Outcome, Reply<OutcomeApplied>),
     Receipt(CarrierId, String, Receipt, Reply<ReceiptMatch>),
+    Outcomes(
+        Vec<(DispatchKey, Outcome)>,
+        Reply<Vec<Result<OutcomeApplied, StoreError>>>,
+    ),
+    Receipts(
+        Vec<(CarrierId, String, Receipt)>,
+        Reply<Vec<Result<ReceiptMatch, StoreError>>>,
+    ),
     Mo(MoMessage, Reply<(MessageId, u64)>),
     Cancel(MessageId, Reply<CancelOutcome>),
     Expire(UnixMs, Reply<ExpireReport>),
@@ -151,6 +161,8 @@ impl Op {
         match self {
             Op::Submit(m, _) => m.len().max(1),
             Op::Claim(_, max, _, _) => (*max).clamp(1, 1024),
+            Op::Outcomes(v, _) => v.len().max(1),
+            Op::Receipts(v, _) => v.len().max(1),
             _ => 1,
         }
     }
@@ -227,10 +239,7 @@ struct WState {
 
 impl WState {
     fn stat(&mut self, carrier: &CarrierId) -> &mut QueueStats {
-        if !self.stats.contains_key(carrier) {
-            self.stats.insert(carrier.clone(), QueueStats::default());
-        }
-        // Inserted just above when missing.
+        // CarrierId clones are reference-count bumps.
         self.stats.entry(carrier.clone()).or_default()
     }
 }
@@ -463,6 +472,34 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::Receipt(carrier, id, receipt, r)).await
     }
 
+    async fn record_outcomes(
+        &self,
+        outcomes: Vec<(DispatchKey, Outcome)>,
+    ) -> Vec<Result<OutcomeApplied, StoreError>> {
+        let n = outcomes.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        match self.call(|r| Op::Outcomes(outcomes, r)).await {
+            Ok(v) => v,
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    async fn record_receipts(
+        &self,
+        receipts: Vec<(CarrierId, String, Receipt)>,
+    ) -> Vec<Result<ReceiptMatch, StoreError>> {
+        let n = receipts.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        match self.call(|r| Op::Receipts(receipts, r)).await {
+            Ok(v) => v,
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
     async fn record_mo(&self, mo: MoMessage) -> Result<(MessageId, u64), StoreError> {
         self.call(|r| Op::Mo(mo, r)).await
     }
@@ -552,10 +589,13 @@ impl StoreEngine for SqliteStore {
 /// Answers a request once the group's commit is known (`None`: committed).
 type Done = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
-fn settle<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> (bool, Done) {
+fn settle<T: Send + 'static>(
+    reply: Reply<T>,
+    result: Result<T, StoreError>,
+) -> (Option<StoreError>, Done) {
     match result {
         Ok(v) => (
-            true,
+            None,
             Box::new(move |commit_error: Option<&StoreError>| {
                 // The caller may have gone away; nothing to do then.
                 let _ = reply.send(match commit_error {
@@ -565,7 +605,7 @@ fn settle<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> 
             }),
         ),
         Err(e) => (
-            false,
+            Some(e.clone()),
             Box::new(move |_: Option<&StoreError>| {
                 let _ = reply.send(Err(e));
             }),
@@ -626,24 +666,19 @@ impl Writer {
                 keep_running = false;
                 continue;
             }
-            if let Err(e) = self.exec("SAVEPOINT op") {
-                broken = Some(e.clone());
-                keep_running &= fail_op(op, &e);
-                continue;
-            }
+            // No savepoint per request (it would copy every touched page into a sub-journal): each request
+            // checks everything that can refuse it before it writes. A request that fails after writing (an
+            // I/O error, corrupt data) poisons the group, which is rolled back and answered with that error.
+            let changes = self.conn.total_changes();
             let before = self.st.clone();
-            let (ok, d) = self.apply(op, now);
-            let end = if ok {
-                self.exec("RELEASE op")
-            } else {
+            let (failed, d) = self.apply(op, now);
+            if let Some(e) = failed {
                 self.st = before;
-                self.exec("ROLLBACK TO op")
-                    .and_then(|_| self.exec("RELEASE op"))
-            };
-            done.push(d);
-            if let Err(e) = end {
-                broken = Some(e);
+                if self.conn.total_changes() != changes {
+                    broken = Some(e);
+                }
             }
+            done.push(d);
         }
         let n = done.len() as u64;
         let commit_error = match broken {
@@ -691,7 +726,7 @@ impl Writer {
         });
     }
 
-    fn apply(&mut self, op: Op, now: UnixMs) -> (bool, Done) {
+    fn apply(&mut self, op: Op, now: UnixMs) -> (Option<StoreError>, Done) {
         let mut cx = Cx {
             conn: &self.conn,
             st: &mut self.st,
@@ -704,10 +739,14 @@ impl Writer {
             Op::Claim(c, max, at, r) => settle(r, cx.claim(&c, max, at)),
             Op::Outcome(k, o, r) => settle(r, cx.outcome(k, o)),
             Op::Receipt(c, id, rc, r) => settle(r, cx.receipt(&c, &id, rc)),
+            Op::Outcomes(items, r) => settle(r, cx.each(items, |cx, (k, o)| cx.outcome(k, o))),
+            Op::Receipts(items, r) => {
+                settle(r, cx.each(items, |cx, (c, id, rc)| cx.receipt(&c, &id, rc)))
+            }
             Op::Mo(mo, r) => settle(r, cx.mo(mo)),
             Op::Cancel(id, r) => settle(r, cx.cancel(id)),
             Op::Expire(at, r) => settle(r, cx.expire(at)),
-            Op::Shutdown => (true, Box::new(|_: Option<&StoreError>| {})),
+            Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
         }
     }
 }
@@ -720,6 +759,8 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::Claim(_, _, _, r) => drop(r.send(Err(e))),
         Op::Outcome(_, _, r) => drop(r.send(Err(e))),
         Op::Receipt(_, _, _, r) => drop(r.send(Err(e))),
+        Op::Outcomes(_, r) => drop(r.send(Err(e))),
+        Op::Receipts(_, r) => drop(r.send(Err(e))),
         Op::Mo(_, r) => drop(r.send(Err(e))),
         Op::Cancel(_, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
@@ -782,6 +823,29 @@ fn validate(m: &NewMessage) -> Result<(), StoreError> {
 }
 
 impl Cx<'_> {
+    /// Applies `f` to each item: an item refused before it wrote anything gets its own error; one that fails
+    /// after writing fails the whole request (and so the group).
+    fn each<I, T>(
+        &mut self,
+        items: Vec<I>,
+        mut f: impl FnMut(&mut Self, I) -> Result<T, StoreError>,
+    ) -> Result<Vec<Result<T, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let changes = self.conn.total_changes();
+            let before = self.st.clone();
+            match f(self, item) {
+                Ok(v) => out.push(Ok(v)),
+                Err(e) if self.conn.total_changes() == changes => {
+                    *self.st = before;
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     fn event(
         &mut self,
         msg: i64,
@@ -844,6 +908,70 @@ impl Cx<'_> {
         }))
     }
 
+    /// A message's head and one of its segments, in one read.
+    fn head_seg(&self, id: i64, idx: u16) -> Result<Option<(Head, Seg)>, StoreError> {
+        type Row = (
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let row: Option<Row> = self
+            .conn
+            .prepare_cached(
+                "SELECT m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
+                        s.state, s.lease, s.retry_at, s.carrier_msg_id
+                 FROM messages m JOIN segments s ON s.msg_id = m.id
+                 WHERE m.id = ?1 AND s.idx = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![id, idx], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(sql("reading a segment"))?;
+        let Some((carrier, prio, valid_until, seg_count, mstate, sstate, lease, retry_at, cid)) =
+            row
+        else {
+            return Ok(None);
+        };
+        let priority = Priority::from_code(prio)
+            .ok_or_else(|| corrupt("messages.priority", format!("unknown priority {prio}")))?;
+        Ok(Some((
+            Head {
+                id,
+                carrier: CarrierId::new(carrier),
+                prio_rank: prio_rank(priority),
+                valid_until,
+                seg_count: u16_of(seg_count, "messages.seg_count")?,
+                state: state_of(mstate, "messages.state")?,
+            },
+            Seg {
+                idx,
+                state: state_of(sstate, "segments.state")?,
+                lease,
+                retry_at,
+                carrier_msg_id: cid,
+            },
+        )))
+    }
+
     fn segments(&self, msg: i64) -> Result<Vec<Seg>, StoreError> {
         let mut stmt = self
             .conn
@@ -876,36 +1004,6 @@ impl Cx<'_> {
             });
         }
         Ok(out)
-    }
-
-    fn segment(&self, msg: i64, idx: u16) -> Result<Option<Seg>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT state, lease, retry_at, carrier_msg_id FROM segments WHERE msg_id = ?1 AND idx = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![msg, idx], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Option<i64>>(1)?,
-                        r.get::<_, Option<i64>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(sql("reading a segment"))?;
-        match row {
-            None => Ok(None),
-            Some((state, lease, retry_at, carrier_msg_id)) => Ok(Some(Seg {
-                idx,
-                state: state_of(state, "segments.state")?,
-                lease,
-                retry_at,
-                carrier_msg_id,
-            })),
-        }
     }
 
     /// Moves a segment to `new`, derives the message's state, and writes the events of both.
@@ -1329,11 +1427,8 @@ impl Cx<'_> {
         outcome: Outcome,
     ) -> Result<OutcomeApplied, StoreError> {
         let msg = key.message_id.as_i64();
-        let mut head = self
-            .head(msg)?
-            .ok_or(StoreError::NotFound(key.message_id))?;
-        let seg = self
-            .segment(msg, key.segment)?
+        let (mut head, seg) = self
+            .head_seg(msg, key.segment)?
             .ok_or(StoreError::NotFound(key.message_id))?;
         let lease = i64::try_from(key.lease.0).ok();
         if seg.lease.is_none() || seg.lease != lease {
@@ -1343,18 +1438,19 @@ impl Cx<'_> {
                 lease: key.lease.0,
             });
         }
-        let reason = match &outcome {
-            Outcome::Submitted { .. } => None,
+        let (reason, carrier_id) = match &outcome {
+            Outcome::Submitted { carrier_message_id } => (None, Some(carrier_message_id.as_str())),
             Outcome::Transient { reason, .. }
             | Outcome::Permanent { reason, .. }
-            | Outcome::Unknown { reason } => Some(reason.as_str()),
+            | Outcome::Unknown { reason } => (Some(reason.as_str()), None),
         };
         self.conn
             .prepare_cached(
-                "UPDATE segments SET lease = NULL, last_error = COALESCE(?3, last_error)
+                "UPDATE segments SET lease = NULL, last_error = COALESCE(?3, last_error),
+                   carrier_msg_id = COALESCE(?4, carrier_msg_id)
                  WHERE msg_id = ?1 AND idx = ?2",
             )
-            .and_then(|mut s| s.execute(params![msg, key.segment, reason]))
+            .and_then(|mut s| s.execute(params![msg, key.segment, reason, carrier_id]))
             .map_err(sql("releasing a lease"))?;
         {
             let s = self.st.stat(&head.carrier);
@@ -1364,12 +1460,6 @@ impl Cx<'_> {
         let mut seg_state = seg.state;
         match outcome {
             Outcome::Submitted { carrier_message_id } => {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE segments SET carrier_msg_id = ?3 WHERE msg_id = ?1 AND idx = ?2",
-                    )
-                    .and_then(|mut s| s.execute(params![msg, key.segment, carrier_message_id]))
-                    .map_err(sql("storing a carrier message id"))?;
                 self.conn
                     .prepare_cached(
                         "INSERT OR REPLACE INTO carrier_ids (carrier, carrier_msg_id, msg_id, idx)
@@ -1388,7 +1478,13 @@ impl Cx<'_> {
                     self.set_segment(&mut head, key.segment, seg.state, MessageState::Submitted)?;
                     seg_state = MessageState::Submitted;
                 }
-                if let Some(receipt) = self.take_held(&head.carrier, &carrier_message_id)? {
+                // Most of the time nothing is held: skip the lookup.
+                let held = if self.st.held > 0 {
+                    self.take_held(&head.carrier, &carrier_message_id)?
+                } else {
+                    None
+                };
+                if let Some(receipt) = held {
                     let seg_now = Seg {
                         idx: key.segment,
                         state: seg_state,
@@ -1563,10 +1659,7 @@ impl Cx<'_> {
         if let Some((msg, idx)) = found {
             let idx = u16_of(idx, "carrier_ids.idx")?;
             let id = id_of(msg)?;
-            let mut head = self
-                .head(msg)?
-                .ok_or_else(|| corrupt("carrier_ids", format!("maps to missing message {id}")))?;
-            let seg = self.segment(msg, idx)?.ok_or_else(|| {
+            let (mut head, seg) = self.head_seg(msg, idx)?.ok_or_else(|| {
                 corrupt(
                     "carrier_ids",
                     format!("maps to missing segment {idx} of {id}"),

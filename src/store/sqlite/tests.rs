@@ -873,3 +873,96 @@ async fn concurrent_submits_share_commits() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn batched_outcomes_and_receipts_answer_each_item() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+    let stale = DispatchKey {
+        lease: LeaseId(1),
+        ..ds[1].key()
+    };
+    let res = store
+        .record_outcomes(vec![
+            (
+                ds[0].key(),
+                Outcome::Submitted {
+                    carrier_message_id: "BA".into(),
+                },
+            ),
+            (
+                stale,
+                Outcome::Submitted {
+                    carrier_message_id: "BX".into(),
+                },
+            ),
+            (
+                ds[1].key(),
+                Outcome::Submitted {
+                    carrier_message_id: "BB".into(),
+                },
+            ),
+        ])
+        .await;
+    assert_eq!(res.len(), 3);
+    assert_eq!(
+        res[0].as_ref().expect("a").segment_state,
+        MessageState::Submitted
+    );
+    assert!(
+        matches!(res[1], Err(StoreError::StaleLease { .. })),
+        "{:?}",
+        res[1]
+    );
+    assert_eq!(
+        res[2].as_ref().expect("b").segment_state,
+        MessageState::Submitted
+    );
+    let res = store
+        .record_receipts(vec![
+            (
+                carrier(),
+                "BA".into(),
+                receipt(MessageState::Delivered, "DELIVRD"),
+            ),
+            (
+                carrier(),
+                "BZ".into(),
+                receipt(MessageState::Delivered, "DELIVRD"),
+            ),
+            (
+                carrier(),
+                "BB".into(),
+                receipt(MessageState::Rejected, "REJECTD"),
+            ),
+        ])
+        .await;
+    let res: Vec<ReceiptMatch> = res.into_iter().map(|r| r.expect("receipt")).collect();
+    assert_eq!(
+        res,
+        vec![
+            ReceiptMatch::Matched {
+                message_id: a,
+                segment: 0
+            },
+            ReceiptMatch::Unmatched,
+            ReceiptMatch::Matched {
+                message_id: b,
+                segment: 0
+            },
+        ]
+    );
+    assert_eq!(
+        store.get(a).await.expect("get").expect("a").state,
+        MessageState::Delivered
+    );
+    assert_eq!(
+        store.get(b).await.expect("get").expect("b").state,
+        MessageState::Rejected
+    );
+    assert_eq!(store.counters().held_receipts, 1);
+    store.close().await;
+}
