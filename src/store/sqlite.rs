@@ -788,6 +788,17 @@ struct Seg {
     carrier_msg_id: Option<String>,
 }
 
+/// Fields of a segment to change along with its state, in the same UPDATE.
+#[derive(Default)]
+struct SegUpdate<'a> {
+    release_lease: bool,
+    carrier_msg_id: Option<&'a str>,
+    last_error: Option<&'a str>,
+    retry_at: Option<i64>,
+    count_resend: bool,
+    status: Option<&'a CarrierStatus>,
+}
+
 /// One request's view of the open transaction.
 struct Cx<'a> {
     conn: &'a Connection,
@@ -910,7 +921,40 @@ impl Cx<'_> {
 
     /// A message's head and one of its segments, in one read.
     fn head_seg(&self, id: i64, idx: u16) -> Result<Option<(Head, Seg)>, StoreError> {
+        self.query_head_seg(
+            "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
+                    s.state, s.lease, s.retry_at, s.carrier_msg_id
+             FROM messages m JOIN segments s ON s.msg_id = m.id
+             WHERE m.id = ?1 AND s.idx = ?2",
+            params![id, idx],
+        )
+    }
+
+    /// The segment a (carrier, carrier message id) maps to, with its message's head, in one read.
+    fn head_seg_by_carrier_id(
+        &self,
+        carrier: &CarrierId,
+        carrier_msg_id: &str,
+    ) -> Result<Option<(Head, Seg)>, StoreError> {
+        self.query_head_seg(
+            "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
+                    s.state, s.lease, s.retry_at, s.carrier_msg_id
+             FROM carrier_ids c
+             JOIN messages m ON m.id = c.msg_id
+             JOIN segments s ON s.msg_id = c.msg_id AND s.idx = c.idx
+             WHERE c.carrier = ?1 AND c.carrier_msg_id = ?2",
+            params![carrier.as_str(), carrier_msg_id],
+        )
+    }
+
+    fn query_head_seg(
+        &self,
+        query: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Option<(Head, Seg)>, StoreError> {
         type Row = (
+            i64,
+            i64,
             String,
             i64,
             i64,
@@ -923,14 +967,9 @@ impl Cx<'_> {
         );
         let row: Option<Row> = self
             .conn
-            .prepare_cached(
-                "SELECT m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
-                        s.state, s.lease, s.retry_at, s.carrier_msg_id
-                 FROM messages m JOIN segments s ON s.msg_id = m.id
-                 WHERE m.id = ?1 AND s.idx = ?2",
-            )
+            .prepare_cached(query)
             .and_then(|mut s| {
-                s.query_row(params![id, idx], |r| {
+                s.query_row(args, |r| {
                     Ok((
                         r.get(0)?,
                         r.get(1)?,
@@ -941,13 +980,26 @@ impl Cx<'_> {
                         r.get(6)?,
                         r.get(7)?,
                         r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
                     ))
                 })
                 .optional()
             })
             .map_err(sql("reading a segment"))?;
-        let Some((carrier, prio, valid_until, seg_count, mstate, sstate, lease, retry_at, cid)) =
-            row
+        let Some((
+            id,
+            idx,
+            carrier,
+            prio,
+            valid_until,
+            seg_count,
+            mstate,
+            sstate,
+            lease,
+            retry_at,
+            cid,
+        )) = row
         else {
             return Ok(None);
         };
@@ -963,7 +1015,7 @@ impl Cx<'_> {
                 state: state_of(mstate, "messages.state")?,
             },
             Seg {
-                idx,
+                idx: u16_of(idx, "segments.idx")?,
                 state: state_of(sstate, "segments.state")?,
                 lease,
                 retry_at,
@@ -1017,16 +1069,66 @@ impl Cx<'_> {
         if old == new {
             return Ok(());
         }
+        self.update_segment(head, idx, old, new, &SegUpdate::default())
+    }
+
+    /// One UPDATE of a segment: its state (when `old != new`) and the other fields of `upd`; then, when the
+    /// state changed, the message's derived state and the events.
+    fn update_segment(
+        &mut self,
+        head: &mut Head,
+        idx: u16,
+        old: MessageState,
+        new: MessageState,
+        upd: &SegUpdate<'_>,
+    ) -> Result<(), StoreError> {
         let now = self.now.0;
+        let changed = old != new;
+        let submitted_at = (changed && new == MessageState::Submitted).then_some(now);
+        let final_at = (changed && new.is_final()).then_some(now);
+        let status = upd.status;
         self.conn
             .prepare_cached(
                 "UPDATE segments SET state = ?3,
-                   submitted_at = CASE WHEN ?3 = 2 THEN COALESCE(submitted_at, ?4) ELSE submitted_at END,
-                   final_at = CASE WHEN ?5 THEN ?4 ELSE final_at END
+                   submitted_at = COALESCE(submitted_at, ?4),
+                   final_at = COALESCE(?5, final_at),
+                   lease = CASE WHEN ?6 THEN NULL ELSE lease END,
+                   carrier_msg_id = COALESCE(?7, carrier_msg_id),
+                   last_error = COALESCE(?8, last_error),
+                   retry_at = CASE WHEN ?9 IS NULL THEN retry_at ELSE ?9 END,
+                   resends = resends + ?10,
+                   unknown_outcome = CASE WHEN ?10 > 0 THEN 1 ELSE unknown_outcome END,
+                   stat = CASE WHEN ?11 THEN ?12 ELSE stat END,
+                   err = CASE WHEN ?11 THEN ?13 ELSE err END,
+                   network_error_code = CASE WHEN ?11 THEN ?14 ELSE network_error_code END,
+                   done_date = CASE WHEN ?11 THEN ?15 ELSE done_date END,
+                   receipt_raw = CASE WHEN ?11 THEN ?16 ELSE receipt_raw END
                  WHERE msg_id = ?1 AND idx = ?2",
             )
-            .and_then(|mut s| s.execute(params![head.id, idx, new.code(), now, new.is_final()]))
-            .map_err(sql("updating a segment's state"))?;
+            .and_then(|mut s| {
+                s.execute(params![
+                    head.id,
+                    idx,
+                    new.code(),
+                    submitted_at,
+                    final_at,
+                    upd.release_lease,
+                    upd.carrier_msg_id,
+                    upd.last_error,
+                    upd.retry_at,
+                    i64::from(upd.count_resend),
+                    status.is_some(),
+                    status.and_then(|s| s.stat.as_deref()),
+                    status.and_then(|s| s.err.as_deref()),
+                    status.and_then(|s| s.network_error_code.as_deref()),
+                    status.and_then(|s| s.done_date.as_deref()),
+                    status.and_then(|s| s.raw.as_deref()),
+                ])
+            })
+            .map_err(sql("updating a segment"))?;
+        if !changed {
+            return Ok(());
+        }
         if head.seg_count > 1 {
             self.event(head.id, Some(old), new, Some(idx))?;
         }
@@ -1041,14 +1143,15 @@ impl Cx<'_> {
             derive_message_state(&states)
         };
         if derived != head.state {
+            let m_submitted = (derived == MessageState::Submitted).then_some(now);
+            let m_final = derived.is_final().then_some(now);
             self.conn
                 .prepare_cached(
-                    "UPDATE messages SET state = ?2,
-                       submitted_at = CASE WHEN ?2 = 2 THEN COALESCE(submitted_at, ?3) ELSE submitted_at END,
-                       final_at = CASE WHEN ?4 THEN ?3 ELSE final_at END
+                    "UPDATE messages SET state = ?2, submitted_at = COALESCE(submitted_at, ?3),
+                       final_at = COALESCE(?4, final_at)
                      WHERE id = ?1",
                 )
-                .and_then(|mut s| s.execute(params![head.id, derived.code(), now, derived.is_final()]))
+                .and_then(|mut s| s.execute(params![head.id, derived.code(), m_submitted, m_final]))
                 .map_err(sql("updating a message's state"))?;
             self.event(head.id, Some(head.state), derived, None)?;
             head.state = derived;
@@ -1438,24 +1541,13 @@ impl Cx<'_> {
                 lease: key.lease.0,
             });
         }
-        let (reason, carrier_id) = match &outcome {
-            Outcome::Submitted { carrier_message_id } => (None, Some(carrier_message_id.as_str())),
-            Outcome::Transient { reason, .. }
-            | Outcome::Permanent { reason, .. }
-            | Outcome::Unknown { reason } => (Some(reason.as_str()), None),
-        };
-        self.conn
-            .prepare_cached(
-                "UPDATE segments SET lease = NULL, last_error = COALESCE(?3, last_error),
-                   carrier_msg_id = COALESCE(?4, carrier_msg_id)
-                 WHERE msg_id = ?1 AND idx = ?2",
-            )
-            .and_then(|mut s| s.execute(params![msg, key.segment, reason, carrier_id]))
-            .map_err(sql("releasing a lease"))?;
         {
             let s = self.st.stat(&head.carrier);
             s.in_flight = s.in_flight.saturating_sub(1);
         }
+        // A segment can be final while leased: a receipt for an earlier send came during a resend. Then the
+        // outcome only releases the lease (and maps the carrier id); the state stays.
+        let live = !seg.state.is_final();
         let mut held_applied = false;
         let mut seg_state = seg.state;
         match outcome {
@@ -1474,10 +1566,15 @@ impl Cx<'_> {
                         ])
                     })
                     .map_err(sql("mapping a carrier message id"))?;
-                if !seg.state.is_final() {
-                    self.set_segment(&mut head, key.segment, seg.state, MessageState::Submitted)?;
+                if live {
                     seg_state = MessageState::Submitted;
                 }
+                let upd = SegUpdate {
+                    release_lease: true,
+                    carrier_msg_id: Some(&carrier_message_id),
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
                 // Most of the time nothing is held: skip the lookup.
                 let held = if self.st.held > 0 {
                     self.take_held(&head.carrier, &carrier_message_id)?
@@ -1496,56 +1593,58 @@ impl Cx<'_> {
                     held_applied = true;
                 }
             }
-            Outcome::Transient { retry_at, .. } => {
-                if !seg.state.is_final() {
-                    if retry_at.0 >= head.valid_until {
-                        self.set_segment(&mut head, key.segment, seg.state, MessageState::Expired)?;
-                        seg_state = MessageState::Expired;
-                    } else {
-                        self.conn
-                            .prepare_cached(
-                                "INSERT OR REPLACE INTO retry (carrier, not_before, msg_id, idx, prio_rank)
-                                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                            )
-                            .and_then(|mut s| {
-                                s.execute(params![
-                                    head.carrier.as_str(),
-                                    retry_at.0,
-                                    msg,
-                                    key.segment,
-                                    head.prio_rank
-                                ])
-                            })
-                            .map_err(sql("scheduling a retry"))?;
-                        self.conn
-                            .prepare_cached(
-                                "UPDATE segments SET retry_at = ?3 WHERE msg_id = ?1 AND idx = ?2",
-                            )
-                            .and_then(|mut s| s.execute(params![msg, key.segment, retry_at.0]))
-                            .map_err(sql("scheduling a retry"))?;
-                        self.st.stat(&head.carrier).retry_waiting += 1;
-                    }
+            Outcome::Transient { retry_at, reason } => {
+                let mut upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    ..SegUpdate::default()
+                };
+                if live && retry_at.0 >= head.valid_until {
+                    seg_state = MessageState::Expired;
+                } else if live {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO retry (carrier, not_before, msg_id, idx, prio_rank)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                head.carrier.as_str(),
+                                retry_at.0,
+                                msg,
+                                key.segment,
+                                head.prio_rank
+                            ])
+                        })
+                        .map_err(sql("scheduling a retry"))?;
+                    upd.retry_at = Some(retry_at.0);
+                    self.st.stat(&head.carrier).retry_waiting += 1;
                 }
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
             }
-            Outcome::Permanent { status, .. } => {
-                if !seg.state.is_final() {
-                    let new = match status {
+            Outcome::Permanent { status, reason } => {
+                if live {
+                    seg_state = match status {
                         PermanentStatus::Rejected => MessageState::Rejected,
                         PermanentStatus::Failed => MessageState::Failed,
                     };
-                    self.set_segment(&mut head, key.segment, seg.state, new)?;
-                    seg_state = new;
                 }
+                let upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
             }
-            Outcome::Unknown { .. } => {
-                if !seg.state.is_final() {
-                    self.conn
-                        .prepare_cached(
-                            "UPDATE segments SET unknown_outcome = 1, resends = resends + 1
-                             WHERE msg_id = ?1 AND idx = ?2",
-                        )
-                        .and_then(|mut s| s.execute(params![msg, key.segment]))
-                        .map_err(sql("counting a resend"))?;
+            Outcome::Unknown { reason } => {
+                let upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    count_resend: live,
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
+                if live {
                     self.st.resends += 1;
                     self.enqueue(&head, key.segment)?;
                 }
@@ -1609,33 +1708,22 @@ impl Cx<'_> {
         seg: &Seg,
         receipt: &Receipt,
     ) -> Result<MessageState, StoreError> {
-        let st = &receipt.status;
-        self.conn
-            .prepare_cached(
-                "UPDATE segments SET stat = ?3, err = ?4, network_error_code = ?5, done_date = ?6, receipt_raw = ?7
-                 WHERE msg_id = ?1 AND idx = ?2",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    head.id,
-                    seg.idx,
-                    st.stat,
-                    st.err,
-                    st.network_error_code,
-                    st.done_date,
-                    st.raw
-                ])
-            })
-            .map_err(sql("storing a receipt"))?;
-        if !receipt.state.is_final() || seg.state.is_final() {
-            return Ok(seg.state);
-        }
-        if seg.state == MessageState::Queued && seg.lease.is_none() {
+        // A non-final receipt (e.g. ENROUTE) records the status only; a final state is never changed.
+        let new = if receipt.state.is_final() && !seg.state.is_final() {
+            receipt.state
+        } else {
+            seg.state
+        };
+        if new != seg.state && seg.state == MessageState::Queued && seg.lease.is_none() {
             // It was requeued after an unknown outcome, but the carrier had it: don't send it again.
             self.dequeue(head, seg)?;
         }
-        self.set_segment(head, seg.idx, seg.state, receipt.state)?;
-        Ok(receipt.state)
+        let upd = SegUpdate {
+            status: Some(&receipt.status),
+            ..SegUpdate::default()
+        };
+        self.update_segment(head, seg.idx, seg.state, new, &upd)?;
+        Ok(new)
     }
 
     fn receipt(
@@ -1644,31 +1732,12 @@ impl Cx<'_> {
         carrier_msg_id: &str,
         receipt: Receipt,
     ) -> Result<ReceiptMatch, StoreError> {
-        let found = self
-            .conn
-            .prepare_cached(
-                "SELECT msg_id, idx FROM carrier_ids WHERE carrier = ?1 AND carrier_msg_id = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![carrier.as_str(), carrier_msg_id], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
-            .map_err(sql("matching a receipt"))?;
-        if let Some((msg, idx)) = found {
-            let idx = u16_of(idx, "carrier_ids.idx")?;
-            let id = id_of(msg)?;
-            let (mut head, seg) = self.head_seg(msg, idx)?.ok_or_else(|| {
-                corrupt(
-                    "carrier_ids",
-                    format!("maps to missing segment {idx} of {id}"),
-                )
-            })?;
+        if let Some((mut head, seg)) = self.head_seg_by_carrier_id(carrier, carrier_msg_id)? {
+            let id = id_of(head.id)?;
             self.apply_receipt(&mut head, &seg, &receipt)?;
             return Ok(ReceiptMatch::Matched {
                 message_id: id,
-                segment: idx,
+                segment: seg.idx,
             });
         }
         let existed = self

@@ -966,3 +966,69 @@ async fn batched_outcomes_and_receipts_answer_each_item() {
     assert_eq!(store.counters().held_receipts, 1);
     store.close().await;
 }
+
+#[tokio::test]
+async fn intermediate_receipt_records_status_only_and_final_state_sticks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let d = store
+        .claim(&carrier(), 1, now_far())
+        .await
+        .expect("claim")
+        .remove(0);
+    store
+        .record_outcome(
+            d.key(),
+            Outcome::Submitted {
+                carrier_message_id: "E1".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Submitted, "ENROUTE"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Submitted);
+    assert_eq!(
+        m.segments[0]
+            .carrier_status
+            .as_ref()
+            .and_then(|s| s.stat.as_deref()),
+        Some("ENROUTE")
+    );
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    // A late contradicting receipt does not move a final state.
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Undeliverable, "UNDELIV"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Delivered);
+    let finals = store
+        .events_after(0, &[], 100)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| matches!(e.data, EventData::StateChange { new, .. } if new.is_final()))
+        .count();
+    assert_eq!(finals, 1, "one final event");
+    store.close().await;
+}
