@@ -32,6 +32,45 @@ fn message(n: u64) -> NewMessage {
     }
 }
 
+/// CPU time (user + system) from a /proc stat line, in clock ticks of 10 ms.
+fn stat_cpu(stat: &str) -> Option<Duration> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time of the store's writer thread so far (the one thread every write goes through).
+fn writer_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "store-writer" {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            return stat_cpu(&stat).unwrap_or(Duration::ZERO);
+        }
+    }
+    Duration::ZERO
+}
+
+/// CPU time of the whole process so far.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu(&stat).unwrap_or(Duration::ZERO)
+}
+
+/// "writer X µs/msg (capacity Y msgs/s on one core), process Z µs/msg": robust to a busy machine.
+fn cpu_line(n: u64, process_before: Duration) -> String {
+    let w = writer_cpu().as_secs_f64() * 1e6 / n as f64;
+    let p = (process_cpu().saturating_sub(process_before)).as_secs_f64() * 1e6 / n as f64;
+    format!(
+        "writer CPU {w:.1} us/msg (one core sustains {:.0} msgs/s), whole process {p:.1} us/msg",
+        1e6 / w.max(0.001)
+    )
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -60,6 +99,7 @@ async fn open(dir: &std::path::Path, name: &str) -> Store {
 /// `clients` tasks each submit `per_request` messages per call until `n` are stored.
 async fn submits(dir: &std::path::Path, n: u64, clients: u64, per_request: u64) {
     let store = open(dir, "submit.db").await;
+    let cpu0 = process_cpu();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
     let mut set = JoinSet::new();
@@ -99,6 +139,7 @@ async fn submits(dir: &std::path::Path, n: u64, clients: u64, per_request: u64) 
         pct(&lat, 0.5),
         pct(&lat, 0.99),
     );
+    println!("        {}", cpu_line(n, cpu0));
     store.close().await;
 }
 
@@ -118,6 +159,7 @@ fn delivered() -> Receipt {
 /// one request and their receipts in another (as a link draining its responses would).
 async fn end_to_end_batched(dir: &std::path::Path, n: u64, clients: u64) {
     let store = open(dir, "e2e-batched.db").await;
+    let cpu0 = process_cpu();
     let carrier = CarrierId::new("bench");
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
@@ -212,6 +254,7 @@ async fn end_to_end_batched(dir: &std::path::Path, n: u64, clients: u64) {
         c.commits,
         c.write_requests as f64 / c.commits.max(1) as f64,
     );
+    println!("        {}", cpu_line(n, cpu0));
     store.close().await;
 }
 
@@ -224,6 +267,7 @@ async fn next_done(store: &Store, n: u64) -> bool {
 /// receipt (one task per segment, as links would), until all `n` are DELIVERED.
 async fn end_to_end(dir: &std::path::Path, n: u64, clients: u64) {
     let store = open(dir, "e2e.db").await;
+    let cpu0 = process_cpu();
     let carrier = CarrierId::new("bench");
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
@@ -313,6 +357,7 @@ async fn end_to_end(dir: &std::path::Path, n: u64, clients: u64) {
         c.commits,
         c.write_requests as f64 / c.commits.max(1) as f64,
     );
+    println!("        {}", cpu_line(n, cpu0));
     store.close().await;
 }
 
