@@ -155,7 +155,8 @@ impl MessageIdGenerator {
         MessageId(id & !(1 << 63))
     }
 
-    /// The next id now.
+    /// The next id now. (Not an `Iterator`: it never ends and takes the clock.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> MessageId {
         self.next_at(UnixMs::now())
     }
