@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A point in time: milliseconds since the Unix epoch (UTC).
@@ -154,19 +155,20 @@ impl MessageIdGenerator {
         MessageId(id & !(1 << 63))
     }
 
-    /// The next id now.
+    /// The next id now. (Not an `Iterator`: it never ends and takes the clock.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> MessageId {
         self.next_at(UnixMs::now())
     }
 }
 
-/// A carrier (an SMPP account or a modem pool), by its configured name.
+/// A carrier (an SMPP account or a modem pool), by its configured name. Cheap to clone (shared string).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CarrierId(String);
+pub struct CarrierId(Arc<str>);
 
 impl CarrierId {
-    pub fn new(name: impl Into<String>) -> Self {
-        CarrierId(name.into())
+    pub fn new(name: impl AsRef<str>) -> Self {
+        CarrierId(Arc::from(name.as_ref()))
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -283,6 +283,17 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
         carrier_message_id: &str,
         receipt: Receipt,
     ) -> impl Future<Output = Result<ReceiptMatch, StoreError>> + Send;
+    /// [`StoreEngine::record_outcome`] for many segments in one request (one answer each, in order): what a
+    /// link does with the responses that arrived together.
+    fn record_outcomes(
+        &self,
+        outcomes: Vec<(DispatchKey, Outcome)>,
+    ) -> impl Future<Output = Vec<Result<OutcomeApplied, StoreError>>> + Send;
+    /// [`StoreEngine::record_receipt`] for many receipts in one request (one answer each, in order).
+    fn record_receipts(
+        &self,
+        receipts: Vec<(CarrierId, String, Receipt)>,
+    ) -> impl Future<Output = Vec<Result<ReceiptMatch, StoreError>>> + Send;
     /// Stores an inbound message as an event; returns its id and cursor.
     fn record_mo(
         &self,
@@ -372,6 +383,22 @@ impl Store {
         receipt: Receipt,
     ) -> Result<ReceiptMatch, StoreError> {
         delegate!(self, e => e.record_receipt(carrier, carrier_message_id, receipt).await)
+    }
+
+    /// Many outcomes in one request (one answer each, in order); cheaper per segment than one call each.
+    pub async fn record_outcomes(
+        &self,
+        outcomes: Vec<(DispatchKey, Outcome)>,
+    ) -> Vec<Result<OutcomeApplied, StoreError>> {
+        delegate!(self, e => e.record_outcomes(outcomes).await)
+    }
+
+    /// Many receipts, as `(carrier, normalized carrier message id, receipt)`, in one request.
+    pub async fn record_receipts(
+        &self,
+        receipts: Vec<(CarrierId, String, Receipt)>,
+    ) -> Vec<Result<ReceiptMatch, StoreError>> {
+        delegate!(self, e => e.record_receipts(receipts).await)
     }
 
     pub async fn record_mo(&self, mo: MoMessage) -> Result<(MessageId, u64), StoreError> {

@@ -9,8 +9,10 @@
 //! # One writer, group commit
 //! Every change goes through one OS thread that owns the write connection, fed by a bounded tokio channel
 //! (callers await a slot: backpressure). The thread takes every request waiting (up to `max_batch`), applies
-//! them in one transaction, each inside its own savepoint so a failing request is rolled back alone, commits
-//! once (one fsync for the whole group), and only then answers each request on its oneshot. While one group
+//! them in one transaction, commits once (one fsync for the whole group), and only then answers each request
+//! on its oneshot. Requests get no savepoint each (SQLite would copy every page they touch into a sub-journal):
+//! instead each one checks everything that can refuse it before it writes, and one that still fails after
+//! writing (I/O error, corrupt data) rolls the whole group back, every request in it answered with an error. While one group
 //! fsyncs, the next one piles up in the channel, so the more concurrent callers, the larger the groups.
 //! Counters, queue depths and the event cursor are published after the commit, never before.
 //!
@@ -139,6 +141,14 @@ enum Op {
     Claim(CarrierId, usize, UnixMs, Reply<Vec<Dispatch>>),
     Outcome(DispatchKey, Outcome, Reply<OutcomeApplied>),
     Receipt(CarrierId, String, Receipt, Reply<ReceiptMatch>),
+    Outcomes(
+        Vec<(DispatchKey, Outcome)>,
+        Reply<Vec<Result<OutcomeApplied, StoreError>>>,
+    ),
+    Receipts(
+        Vec<(CarrierId, String, Receipt)>,
+        Reply<Vec<Result<ReceiptMatch, StoreError>>>,
+    ),
     Mo(MoMessage, Reply<(MessageId, u64)>),
     Cancel(MessageId, Reply<CancelOutcome>),
     Expire(UnixMs, Reply<ExpireReport>),
@@ -151,6 +161,8 @@ impl Op {
         match self {
             Op::Submit(m, _) => m.len().max(1),
             Op::Claim(_, max, _, _) => (*max).clamp(1, 1024),
+            Op::Outcomes(v, _) => v.len().max(1),
+            Op::Receipts(v, _) => v.len().max(1),
             _ => 1,
         }
     }
@@ -227,10 +239,7 @@ struct WState {
 
 impl WState {
     fn stat(&mut self, carrier: &CarrierId) -> &mut QueueStats {
-        if !self.stats.contains_key(carrier) {
-            self.stats.insert(carrier.clone(), QueueStats::default());
-        }
-        // Inserted just above when missing.
+        // CarrierId clones are reference-count bumps.
         self.stats.entry(carrier.clone()).or_default()
     }
 }
@@ -463,6 +472,34 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::Receipt(carrier, id, receipt, r)).await
     }
 
+    async fn record_outcomes(
+        &self,
+        outcomes: Vec<(DispatchKey, Outcome)>,
+    ) -> Vec<Result<OutcomeApplied, StoreError>> {
+        let n = outcomes.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        match self.call(|r| Op::Outcomes(outcomes, r)).await {
+            Ok(v) => v,
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    async fn record_receipts(
+        &self,
+        receipts: Vec<(CarrierId, String, Receipt)>,
+    ) -> Vec<Result<ReceiptMatch, StoreError>> {
+        let n = receipts.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        match self.call(|r| Op::Receipts(receipts, r)).await {
+            Ok(v) => v,
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
     async fn record_mo(&self, mo: MoMessage) -> Result<(MessageId, u64), StoreError> {
         self.call(|r| Op::Mo(mo, r)).await
     }
@@ -552,10 +589,13 @@ impl StoreEngine for SqliteStore {
 /// Answers a request once the group's commit is known (`None`: committed).
 type Done = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
-fn settle<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> (bool, Done) {
+fn settle<T: Send + 'static>(
+    reply: Reply<T>,
+    result: Result<T, StoreError>,
+) -> (Option<StoreError>, Done) {
     match result {
         Ok(v) => (
-            true,
+            None,
             Box::new(move |commit_error: Option<&StoreError>| {
                 // The caller may have gone away; nothing to do then.
                 let _ = reply.send(match commit_error {
@@ -565,7 +605,7 @@ fn settle<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> 
             }),
         ),
         Err(e) => (
-            false,
+            Some(e.clone()),
             Box::new(move |_: Option<&StoreError>| {
                 let _ = reply.send(Err(e));
             }),
@@ -626,24 +666,19 @@ impl Writer {
                 keep_running = false;
                 continue;
             }
-            if let Err(e) = self.exec("SAVEPOINT op") {
-                broken = Some(e.clone());
-                keep_running &= fail_op(op, &e);
-                continue;
-            }
+            // No savepoint per request (it would copy every touched page into a sub-journal): each request
+            // checks everything that can refuse it before it writes. A request that fails after writing (an
+            // I/O error, corrupt data) poisons the group, which is rolled back and answered with that error.
+            let changes = self.conn.total_changes();
             let before = self.st.clone();
-            let (ok, d) = self.apply(op, now);
-            let end = if ok {
-                self.exec("RELEASE op")
-            } else {
+            let (failed, d) = self.apply(op, now);
+            if let Some(e) = failed {
                 self.st = before;
-                self.exec("ROLLBACK TO op")
-                    .and_then(|_| self.exec("RELEASE op"))
-            };
-            done.push(d);
-            if let Err(e) = end {
-                broken = Some(e);
+                if self.conn.total_changes() != changes {
+                    broken = Some(e);
+                }
             }
+            done.push(d);
         }
         let n = done.len() as u64;
         let commit_error = match broken {
@@ -691,7 +726,7 @@ impl Writer {
         });
     }
 
-    fn apply(&mut self, op: Op, now: UnixMs) -> (bool, Done) {
+    fn apply(&mut self, op: Op, now: UnixMs) -> (Option<StoreError>, Done) {
         let mut cx = Cx {
             conn: &self.conn,
             st: &mut self.st,
@@ -704,10 +739,14 @@ impl Writer {
             Op::Claim(c, max, at, r) => settle(r, cx.claim(&c, max, at)),
             Op::Outcome(k, o, r) => settle(r, cx.outcome(k, o)),
             Op::Receipt(c, id, rc, r) => settle(r, cx.receipt(&c, &id, rc)),
+            Op::Outcomes(items, r) => settle(r, cx.each(items, |cx, (k, o)| cx.outcome(k, o))),
+            Op::Receipts(items, r) => {
+                settle(r, cx.each(items, |cx, (c, id, rc)| cx.receipt(&c, &id, rc)))
+            }
             Op::Mo(mo, r) => settle(r, cx.mo(mo)),
             Op::Cancel(id, r) => settle(r, cx.cancel(id)),
             Op::Expire(at, r) => settle(r, cx.expire(at)),
-            Op::Shutdown => (true, Box::new(|_: Option<&StoreError>| {})),
+            Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
         }
     }
 }
@@ -720,6 +759,8 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::Claim(_, _, _, r) => drop(r.send(Err(e))),
         Op::Outcome(_, _, r) => drop(r.send(Err(e))),
         Op::Receipt(_, _, _, r) => drop(r.send(Err(e))),
+        Op::Outcomes(_, r) => drop(r.send(Err(e))),
+        Op::Receipts(_, r) => drop(r.send(Err(e))),
         Op::Mo(_, r) => drop(r.send(Err(e))),
         Op::Cancel(_, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
@@ -745,6 +786,17 @@ struct Seg {
     lease: Option<i64>,
     retry_at: Option<i64>,
     carrier_msg_id: Option<String>,
+}
+
+/// Fields of a segment to change along with its state, in the same UPDATE.
+#[derive(Default)]
+struct SegUpdate<'a> {
+    release_lease: bool,
+    carrier_msg_id: Option<&'a str>,
+    last_error: Option<&'a str>,
+    retry_at: Option<i64>,
+    count_resend: bool,
+    status: Option<&'a CarrierStatus>,
 }
 
 /// One request's view of the open transaction.
@@ -782,6 +834,29 @@ fn validate(m: &NewMessage) -> Result<(), StoreError> {
 }
 
 impl Cx<'_> {
+    /// Applies `f` to each item: an item refused before it wrote anything gets its own error; one that fails
+    /// after writing fails the whole request (and so the group).
+    fn each<I, T>(
+        &mut self,
+        items: Vec<I>,
+        mut f: impl FnMut(&mut Self, I) -> Result<T, StoreError>,
+    ) -> Result<Vec<Result<T, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let changes = self.conn.total_changes();
+            let before = self.st.clone();
+            match f(self, item) {
+                Ok(v) => out.push(Ok(v)),
+                Err(e) if self.conn.total_changes() == changes => {
+                    *self.st = before;
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     fn event(
         &mut self,
         msg: i64,
@@ -844,6 +919,111 @@ impl Cx<'_> {
         }))
     }
 
+    /// A message's head and one of its segments, in one read.
+    fn head_seg(&self, id: i64, idx: u16) -> Result<Option<(Head, Seg)>, StoreError> {
+        self.query_head_seg(
+            "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
+                    s.state, s.lease, s.retry_at, s.carrier_msg_id
+             FROM messages m JOIN segments s ON s.msg_id = m.id
+             WHERE m.id = ?1 AND s.idx = ?2",
+            params![id, idx],
+        )
+    }
+
+    /// The segment a (carrier, carrier message id) maps to, with its message's head, in one read.
+    fn head_seg_by_carrier_id(
+        &self,
+        carrier: &CarrierId,
+        carrier_msg_id: &str,
+    ) -> Result<Option<(Head, Seg)>, StoreError> {
+        self.query_head_seg(
+            "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
+                    s.state, s.lease, s.retry_at, s.carrier_msg_id
+             FROM carrier_ids c
+             JOIN messages m ON m.id = c.msg_id
+             JOIN segments s ON s.msg_id = c.msg_id AND s.idx = c.idx
+             WHERE c.carrier = ?1 AND c.carrier_msg_id = ?2",
+            params![carrier.as_str(), carrier_msg_id],
+        )
+    }
+
+    fn query_head_seg(
+        &self,
+        query: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Option<(Head, Seg)>, StoreError> {
+        type Row = (
+            i64,
+            i64,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let row: Option<Row> = self
+            .conn
+            .prepare_cached(query)
+            .and_then(|mut s| {
+                s.query_row(args, |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(sql("reading a segment"))?;
+        let Some((
+            id,
+            idx,
+            carrier,
+            prio,
+            valid_until,
+            seg_count,
+            mstate,
+            sstate,
+            lease,
+            retry_at,
+            cid,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let priority = Priority::from_code(prio)
+            .ok_or_else(|| corrupt("messages.priority", format!("unknown priority {prio}")))?;
+        Ok(Some((
+            Head {
+                id,
+                carrier: CarrierId::new(carrier),
+                prio_rank: prio_rank(priority),
+                valid_until,
+                seg_count: u16_of(seg_count, "messages.seg_count")?,
+                state: state_of(mstate, "messages.state")?,
+            },
+            Seg {
+                idx: u16_of(idx, "segments.idx")?,
+                state: state_of(sstate, "segments.state")?,
+                lease,
+                retry_at,
+                carrier_msg_id: cid,
+            },
+        )))
+    }
+
     fn segments(&self, msg: i64) -> Result<Vec<Seg>, StoreError> {
         let mut stmt = self
             .conn
@@ -878,36 +1058,6 @@ impl Cx<'_> {
         Ok(out)
     }
 
-    fn segment(&self, msg: i64, idx: u16) -> Result<Option<Seg>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT state, lease, retry_at, carrier_msg_id FROM segments WHERE msg_id = ?1 AND idx = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![msg, idx], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Option<i64>>(1)?,
-                        r.get::<_, Option<i64>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(sql("reading a segment"))?;
-        match row {
-            None => Ok(None),
-            Some((state, lease, retry_at, carrier_msg_id)) => Ok(Some(Seg {
-                idx,
-                state: state_of(state, "segments.state")?,
-                lease,
-                retry_at,
-                carrier_msg_id,
-            })),
-        }
-    }
-
     /// Moves a segment to `new`, derives the message's state, and writes the events of both.
     fn set_segment(
         &mut self,
@@ -919,16 +1069,66 @@ impl Cx<'_> {
         if old == new {
             return Ok(());
         }
+        self.update_segment(head, idx, old, new, &SegUpdate::default())
+    }
+
+    /// One UPDATE of a segment: its state (when `old != new`) and the other fields of `upd`; then, when the
+    /// state changed, the message's derived state and the events.
+    fn update_segment(
+        &mut self,
+        head: &mut Head,
+        idx: u16,
+        old: MessageState,
+        new: MessageState,
+        upd: &SegUpdate<'_>,
+    ) -> Result<(), StoreError> {
         let now = self.now.0;
+        let changed = old != new;
+        let submitted_at = (changed && new == MessageState::Submitted).then_some(now);
+        let final_at = (changed && new.is_final()).then_some(now);
+        let status = upd.status;
         self.conn
             .prepare_cached(
                 "UPDATE segments SET state = ?3,
-                   submitted_at = CASE WHEN ?3 = 2 THEN COALESCE(submitted_at, ?4) ELSE submitted_at END,
-                   final_at = CASE WHEN ?5 THEN ?4 ELSE final_at END
+                   submitted_at = COALESCE(submitted_at, ?4),
+                   final_at = COALESCE(?5, final_at),
+                   lease = CASE WHEN ?6 THEN NULL ELSE lease END,
+                   carrier_msg_id = COALESCE(?7, carrier_msg_id),
+                   last_error = COALESCE(?8, last_error),
+                   retry_at = CASE WHEN ?9 IS NULL THEN retry_at ELSE ?9 END,
+                   resends = resends + ?10,
+                   unknown_outcome = CASE WHEN ?10 > 0 THEN 1 ELSE unknown_outcome END,
+                   stat = CASE WHEN ?11 THEN ?12 ELSE stat END,
+                   err = CASE WHEN ?11 THEN ?13 ELSE err END,
+                   network_error_code = CASE WHEN ?11 THEN ?14 ELSE network_error_code END,
+                   done_date = CASE WHEN ?11 THEN ?15 ELSE done_date END,
+                   receipt_raw = CASE WHEN ?11 THEN ?16 ELSE receipt_raw END
                  WHERE msg_id = ?1 AND idx = ?2",
             )
-            .and_then(|mut s| s.execute(params![head.id, idx, new.code(), now, new.is_final()]))
-            .map_err(sql("updating a segment's state"))?;
+            .and_then(|mut s| {
+                s.execute(params![
+                    head.id,
+                    idx,
+                    new.code(),
+                    submitted_at,
+                    final_at,
+                    upd.release_lease,
+                    upd.carrier_msg_id,
+                    upd.last_error,
+                    upd.retry_at,
+                    i64::from(upd.count_resend),
+                    status.is_some(),
+                    status.and_then(|s| s.stat.as_deref()),
+                    status.and_then(|s| s.err.as_deref()),
+                    status.and_then(|s| s.network_error_code.as_deref()),
+                    status.and_then(|s| s.done_date.as_deref()),
+                    status.and_then(|s| s.raw.as_deref()),
+                ])
+            })
+            .map_err(sql("updating a segment"))?;
+        if !changed {
+            return Ok(());
+        }
         if head.seg_count > 1 {
             self.event(head.id, Some(old), new, Some(idx))?;
         }
@@ -943,14 +1143,15 @@ impl Cx<'_> {
             derive_message_state(&states)
         };
         if derived != head.state {
+            let m_submitted = (derived == MessageState::Submitted).then_some(now);
+            let m_final = derived.is_final().then_some(now);
             self.conn
                 .prepare_cached(
-                    "UPDATE messages SET state = ?2,
-                       submitted_at = CASE WHEN ?2 = 2 THEN COALESCE(submitted_at, ?3) ELSE submitted_at END,
-                       final_at = CASE WHEN ?4 THEN ?3 ELSE final_at END
+                    "UPDATE messages SET state = ?2, submitted_at = COALESCE(submitted_at, ?3),
+                       final_at = COALESCE(?4, final_at)
                      WHERE id = ?1",
                 )
-                .and_then(|mut s| s.execute(params![head.id, derived.code(), now, derived.is_final()]))
+                .and_then(|mut s| s.execute(params![head.id, derived.code(), m_submitted, m_final]))
                 .map_err(sql("updating a message's state"))?;
             self.event(head.id, Some(head.state), derived, None)?;
             head.state = derived;
@@ -1329,11 +1530,8 @@ impl Cx<'_> {
         outcome: Outcome,
     ) -> Result<OutcomeApplied, StoreError> {
         let msg = key.message_id.as_i64();
-        let mut head = self
-            .head(msg)?
-            .ok_or(StoreError::NotFound(key.message_id))?;
-        let seg = self
-            .segment(msg, key.segment)?
+        let (mut head, seg) = self
+            .head_seg(msg, key.segment)?
             .ok_or(StoreError::NotFound(key.message_id))?;
         let lease = i64::try_from(key.lease.0).ok();
         if seg.lease.is_none() || seg.lease != lease {
@@ -1343,33 +1541,17 @@ impl Cx<'_> {
                 lease: key.lease.0,
             });
         }
-        let reason = match &outcome {
-            Outcome::Submitted { .. } => None,
-            Outcome::Transient { reason, .. }
-            | Outcome::Permanent { reason, .. }
-            | Outcome::Unknown { reason } => Some(reason.as_str()),
-        };
-        self.conn
-            .prepare_cached(
-                "UPDATE segments SET lease = NULL, last_error = COALESCE(?3, last_error)
-                 WHERE msg_id = ?1 AND idx = ?2",
-            )
-            .and_then(|mut s| s.execute(params![msg, key.segment, reason]))
-            .map_err(sql("releasing a lease"))?;
         {
             let s = self.st.stat(&head.carrier);
             s.in_flight = s.in_flight.saturating_sub(1);
         }
+        // A segment can be final while leased: a receipt for an earlier send came during a resend. Then the
+        // outcome only releases the lease (and maps the carrier id); the state stays.
+        let live = !seg.state.is_final();
         let mut held_applied = false;
         let mut seg_state = seg.state;
         match outcome {
             Outcome::Submitted { carrier_message_id } => {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE segments SET carrier_msg_id = ?3 WHERE msg_id = ?1 AND idx = ?2",
-                    )
-                    .and_then(|mut s| s.execute(params![msg, key.segment, carrier_message_id]))
-                    .map_err(sql("storing a carrier message id"))?;
                 self.conn
                     .prepare_cached(
                         "INSERT OR REPLACE INTO carrier_ids (carrier, carrier_msg_id, msg_id, idx)
@@ -1384,11 +1566,22 @@ impl Cx<'_> {
                         ])
                     })
                     .map_err(sql("mapping a carrier message id"))?;
-                if !seg.state.is_final() {
-                    self.set_segment(&mut head, key.segment, seg.state, MessageState::Submitted)?;
+                if live {
                     seg_state = MessageState::Submitted;
                 }
-                if let Some(receipt) = self.take_held(&head.carrier, &carrier_message_id)? {
+                let upd = SegUpdate {
+                    release_lease: true,
+                    carrier_msg_id: Some(&carrier_message_id),
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
+                // Most of the time nothing is held: skip the lookup.
+                let held = if self.st.held > 0 {
+                    self.take_held(&head.carrier, &carrier_message_id)?
+                } else {
+                    None
+                };
+                if let Some(receipt) = held {
                     let seg_now = Seg {
                         idx: key.segment,
                         state: seg_state,
@@ -1400,56 +1593,58 @@ impl Cx<'_> {
                     held_applied = true;
                 }
             }
-            Outcome::Transient { retry_at, .. } => {
-                if !seg.state.is_final() {
-                    if retry_at.0 >= head.valid_until {
-                        self.set_segment(&mut head, key.segment, seg.state, MessageState::Expired)?;
-                        seg_state = MessageState::Expired;
-                    } else {
-                        self.conn
-                            .prepare_cached(
-                                "INSERT OR REPLACE INTO retry (carrier, not_before, msg_id, idx, prio_rank)
-                                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                            )
-                            .and_then(|mut s| {
-                                s.execute(params![
-                                    head.carrier.as_str(),
-                                    retry_at.0,
-                                    msg,
-                                    key.segment,
-                                    head.prio_rank
-                                ])
-                            })
-                            .map_err(sql("scheduling a retry"))?;
-                        self.conn
-                            .prepare_cached(
-                                "UPDATE segments SET retry_at = ?3 WHERE msg_id = ?1 AND idx = ?2",
-                            )
-                            .and_then(|mut s| s.execute(params![msg, key.segment, retry_at.0]))
-                            .map_err(sql("scheduling a retry"))?;
-                        self.st.stat(&head.carrier).retry_waiting += 1;
-                    }
+            Outcome::Transient { retry_at, reason } => {
+                let mut upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    ..SegUpdate::default()
+                };
+                if live && retry_at.0 >= head.valid_until {
+                    seg_state = MessageState::Expired;
+                } else if live {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO retry (carrier, not_before, msg_id, idx, prio_rank)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                head.carrier.as_str(),
+                                retry_at.0,
+                                msg,
+                                key.segment,
+                                head.prio_rank
+                            ])
+                        })
+                        .map_err(sql("scheduling a retry"))?;
+                    upd.retry_at = Some(retry_at.0);
+                    self.st.stat(&head.carrier).retry_waiting += 1;
                 }
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
             }
-            Outcome::Permanent { status, .. } => {
-                if !seg.state.is_final() {
-                    let new = match status {
+            Outcome::Permanent { status, reason } => {
+                if live {
+                    seg_state = match status {
                         PermanentStatus::Rejected => MessageState::Rejected,
                         PermanentStatus::Failed => MessageState::Failed,
                     };
-                    self.set_segment(&mut head, key.segment, seg.state, new)?;
-                    seg_state = new;
                 }
+                let upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
             }
-            Outcome::Unknown { .. } => {
-                if !seg.state.is_final() {
-                    self.conn
-                        .prepare_cached(
-                            "UPDATE segments SET unknown_outcome = 1, resends = resends + 1
-                             WHERE msg_id = ?1 AND idx = ?2",
-                        )
-                        .and_then(|mut s| s.execute(params![msg, key.segment]))
-                        .map_err(sql("counting a resend"))?;
+            Outcome::Unknown { reason } => {
+                let upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    count_resend: live,
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
+                if live {
                     self.st.resends += 1;
                     self.enqueue(&head, key.segment)?;
                 }
@@ -1513,33 +1708,22 @@ impl Cx<'_> {
         seg: &Seg,
         receipt: &Receipt,
     ) -> Result<MessageState, StoreError> {
-        let st = &receipt.status;
-        self.conn
-            .prepare_cached(
-                "UPDATE segments SET stat = ?3, err = ?4, network_error_code = ?5, done_date = ?6, receipt_raw = ?7
-                 WHERE msg_id = ?1 AND idx = ?2",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    head.id,
-                    seg.idx,
-                    st.stat,
-                    st.err,
-                    st.network_error_code,
-                    st.done_date,
-                    st.raw
-                ])
-            })
-            .map_err(sql("storing a receipt"))?;
-        if !receipt.state.is_final() || seg.state.is_final() {
-            return Ok(seg.state);
-        }
-        if seg.state == MessageState::Queued && seg.lease.is_none() {
+        // A non-final receipt (e.g. ENROUTE) records the status only; a final state is never changed.
+        let new = if receipt.state.is_final() && !seg.state.is_final() {
+            receipt.state
+        } else {
+            seg.state
+        };
+        if new != seg.state && seg.state == MessageState::Queued && seg.lease.is_none() {
             // It was requeued after an unknown outcome, but the carrier had it: don't send it again.
             self.dequeue(head, seg)?;
         }
-        self.set_segment(head, seg.idx, seg.state, receipt.state)?;
-        Ok(receipt.state)
+        let upd = SegUpdate {
+            status: Some(&receipt.status),
+            ..SegUpdate::default()
+        };
+        self.update_segment(head, seg.idx, seg.state, new, &upd)?;
+        Ok(new)
     }
 
     fn receipt(
@@ -1548,34 +1732,12 @@ impl Cx<'_> {
         carrier_msg_id: &str,
         receipt: Receipt,
     ) -> Result<ReceiptMatch, StoreError> {
-        let found = self
-            .conn
-            .prepare_cached(
-                "SELECT msg_id, idx FROM carrier_ids WHERE carrier = ?1 AND carrier_msg_id = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![carrier.as_str(), carrier_msg_id], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
-            .map_err(sql("matching a receipt"))?;
-        if let Some((msg, idx)) = found {
-            let idx = u16_of(idx, "carrier_ids.idx")?;
-            let id = id_of(msg)?;
-            let mut head = self
-                .head(msg)?
-                .ok_or_else(|| corrupt("carrier_ids", format!("maps to missing message {id}")))?;
-            let seg = self.segment(msg, idx)?.ok_or_else(|| {
-                corrupt(
-                    "carrier_ids",
-                    format!("maps to missing segment {idx} of {id}"),
-                )
-            })?;
+        if let Some((mut head, seg)) = self.head_seg_by_carrier_id(carrier, carrier_msg_id)? {
+            let id = id_of(head.id)?;
             self.apply_receipt(&mut head, &seg, &receipt)?;
             return Ok(ReceiptMatch::Matched {
                 message_id: id,
-                segment: idx,
+                segment: seg.idx,
             });
         }
         let existed = self

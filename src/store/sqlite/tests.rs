@@ -873,3 +873,162 @@ async fn concurrent_submits_share_commits() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn batched_outcomes_and_receipts_answer_each_item() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+    let stale = DispatchKey {
+        lease: LeaseId(1),
+        ..ds[1].key()
+    };
+    let res = store
+        .record_outcomes(vec![
+            (
+                ds[0].key(),
+                Outcome::Submitted {
+                    carrier_message_id: "BA".into(),
+                },
+            ),
+            (
+                stale,
+                Outcome::Submitted {
+                    carrier_message_id: "BX".into(),
+                },
+            ),
+            (
+                ds[1].key(),
+                Outcome::Submitted {
+                    carrier_message_id: "BB".into(),
+                },
+            ),
+        ])
+        .await;
+    assert_eq!(res.len(), 3);
+    assert_eq!(
+        res[0].as_ref().expect("a").segment_state,
+        MessageState::Submitted
+    );
+    assert!(
+        matches!(res[1], Err(StoreError::StaleLease { .. })),
+        "{:?}",
+        res[1]
+    );
+    assert_eq!(
+        res[2].as_ref().expect("b").segment_state,
+        MessageState::Submitted
+    );
+    let res = store
+        .record_receipts(vec![
+            (
+                carrier(),
+                "BA".into(),
+                receipt(MessageState::Delivered, "DELIVRD"),
+            ),
+            (
+                carrier(),
+                "BZ".into(),
+                receipt(MessageState::Delivered, "DELIVRD"),
+            ),
+            (
+                carrier(),
+                "BB".into(),
+                receipt(MessageState::Rejected, "REJECTD"),
+            ),
+        ])
+        .await;
+    let res: Vec<ReceiptMatch> = res.into_iter().map(|r| r.expect("receipt")).collect();
+    assert_eq!(
+        res,
+        vec![
+            ReceiptMatch::Matched {
+                message_id: a,
+                segment: 0
+            },
+            ReceiptMatch::Unmatched,
+            ReceiptMatch::Matched {
+                message_id: b,
+                segment: 0
+            },
+        ]
+    );
+    assert_eq!(
+        store.get(a).await.expect("get").expect("a").state,
+        MessageState::Delivered
+    );
+    assert_eq!(
+        store.get(b).await.expect("get").expect("b").state,
+        MessageState::Rejected
+    );
+    assert_eq!(store.counters().held_receipts, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn intermediate_receipt_records_status_only_and_final_state_sticks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let d = store
+        .claim(&carrier(), 1, now_far())
+        .await
+        .expect("claim")
+        .remove(0);
+    store
+        .record_outcome(
+            d.key(),
+            Outcome::Submitted {
+                carrier_message_id: "E1".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Submitted, "ENROUTE"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Submitted);
+    assert_eq!(
+        m.segments[0]
+            .carrier_status
+            .as_ref()
+            .and_then(|s| s.stat.as_deref()),
+        Some("ENROUTE")
+    );
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    // A late contradicting receipt does not move a final state.
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Undeliverable, "UNDELIV"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Delivered);
+    let finals = store
+        .events_after(0, &[], 100)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| matches!(e.data, EventData::StateChange { new, .. } if new.is_final()))
+        .count();
+    assert_eq!(finals, 1, "one final event");
+    store.close().await;
+}
