@@ -8,14 +8,14 @@
 //! are not counted as sent). The lock is a plain mutex held for a few arithmetic operations and never across
 //! an await.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::config::RateLimitConfig;
+use crate::config::{CarrierId, Config, RateLimitConfig};
 
 /// Units per token.
 const UNIT: u128 = 1_000_000_000_000;
@@ -320,6 +320,76 @@ impl RateLimiter {
     }
 }
 
+/// The limiters of a running gateway: one per carrier, and one per modem that has its own `rate_limit`.
+/// Built from the config at start; [`Limiters::apply`] updates them in place on reload, so links keep the
+/// `Arc`s they were given.
+#[derive(Debug, Default)]
+pub struct Limiters {
+    carriers: HashMap<CarrierId, Arc<RateLimiter>>,
+    /// Keyed by carrier and the modem's position in `[[carriers.modem]]`.
+    modems: HashMap<(CarrierId, usize), Arc<RateLimiter>>,
+}
+
+impl Limiters {
+    pub fn from_config(config: &Config) -> Result<Limiters, RateError> {
+        let mut limiters = Limiters::default();
+        limiters.apply(config)?;
+        Ok(limiters)
+    }
+
+    /// The limiter shared by all links of a carrier.
+    pub fn carrier(&self, id: &CarrierId) -> Option<&Arc<RateLimiter>> {
+        self.carriers.get(id)
+    }
+
+    /// The limiter of one modem (`index` in its carrier's `[[carriers.modem]]` list), if it has its own.
+    pub fn modem(&self, id: &CarrierId, index: usize) -> Option<&Arc<RateLimiter>> {
+        self.modems.get(&(id.clone(), index))
+    }
+
+    /// Brings the limiters in line with `config`: changes the rates of existing ones (waiters re-plan at
+    /// once), adds new ones, and drops those no longer configured. Nothing changes if a rate is invalid.
+    pub fn apply(&mut self, config: &Config) -> Result<(), RateError> {
+        let mut carriers = Vec::new();
+        let mut modems = Vec::new();
+        for c in &config.carriers {
+            carriers.push((c.id.clone(), Rate::from_config(&c.rate_limit)?));
+            for (i, m) in c.modem.iter().enumerate() {
+                if let Some(r) = &m.rate_limit {
+                    modems.push(((c.id.clone(), i), Rate::from_config(r)?));
+                }
+            }
+        }
+        self.carriers = carriers
+            .into_iter()
+            .map(|(id, rate)| {
+                let limiter = reuse(self.carriers.remove(&id), rate);
+                (id, limiter)
+            })
+            .collect();
+        self.modems = modems
+            .into_iter()
+            .map(|(key, rate)| {
+                let limiter = reuse(self.modems.remove(&key), rate);
+                (key, limiter)
+            })
+            .collect();
+        Ok(())
+    }
+}
+
+fn reuse(existing: Option<Arc<RateLimiter>>, rate: Rate) -> Arc<RateLimiter> {
+    match existing {
+        Some(limiter) => {
+            if limiter.rate() != rate {
+                limiter.set_rate(rate);
+            }
+            limiter
+        }
+        None => Arc::new(RateLimiter::new(rate)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +424,45 @@ mod tests {
         assert!(limiter.try_acquire(1).is_err());
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(limiter.try_acquire(1), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limiters_follow_config_reloads() {
+        let text = |rate: u32| {
+            format!(
+                "[[carriers]]\nid = \"sim\"\nrate_limit = {{ per_second = {rate} }}\n[[carriers.smpp]]\n\
+                 host = \"127.0.0.1\"\nsystem_id = \"smsbridge\"\npassword = \"sim\"\n\
+                 [[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\nrate_limit = {{ per_second = 0.5 }}\n\
+                 [[routes]]\nprefix = \"*\"\ncarriers = [\"sim\"]\n"
+            )
+        };
+        let first = Config::from_str(&text(100), "a.toml").expect("valid");
+        let mut limiters = Limiters::from_config(&first).expect("valid rates");
+        let sim = CarrierId::new("sim").expect("valid id");
+        let held = limiters.carrier(&sim).cloned().expect("carrier limiter");
+        assert_eq!(held.rate(), Rate::new(100.0, 100).expect("valid"));
+        assert_eq!(limiters.modem(&sim, 0).map(|l| l.rate().burst()), Some(1));
+        assert!(limiters.modem(&sim, 1).is_none());
+
+        let second = Config::from_str(&text(20), "b.toml").expect("valid");
+        limiters.apply(&second).expect("valid rates");
+        // The link's Arc is the same limiter, now at the new rate.
+        assert!(Arc::ptr_eq(
+            &held,
+            limiters.carrier(&sim).expect("still there")
+        ));
+        assert_eq!(held.rate(), Rate::new(20.0, 20).expect("valid"));
+
+        let empty = Config::from_str("[simulator]\nenabled = false\n[[carriers]]\nid = \"other\"\n\
+             rate_limit = { per_second = 1 }\n[[carriers.smpp]]\nhost = \"::1\"\nsystem_id = \"o\"\n\
+             password = \"p\"\n", "c.toml")
+        .expect("valid");
+        limiters.apply(&empty).expect("valid rates");
+        assert!(limiters.carrier(&sim).is_none());
+        assert!(
+            limiters
+                .carrier(&CarrierId::new("other").expect("valid"))
+                .is_some()
+        );
     }
 }

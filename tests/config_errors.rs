@@ -170,13 +170,13 @@ fn cases() -> Vec<Case> {
             "unknown key",
             with("#B_LINK", "windw = 5"),
             "carriers[1].smpp[0].windw",
-            "unknown field `windw`",
+            "unknown key `windw`",
         ),
         case(
             "unknown section",
             format!("[gatway]\nnode_id = \"x\"\n{BASE}"),
             "gatway",
-            "unknown field `gatway`",
+            "unknown key `gatway`",
         ),
         case(
             "unknown key in inline table",
@@ -185,7 +185,7 @@ fn cases() -> Vec<Case> {
                 "id = \"b\"\nrate_limit = { per_second = 10, brust = 2 }",
             ),
             "carriers[1].rate_limit.brust",
-            "unknown field `brust`",
+            "unknown key `brust`",
         ),
         case(
             "wrong type",
@@ -209,7 +209,7 @@ fn cases() -> Vec<Case> {
             "missing required key",
             BASE.replace("system_id = \"y\"\n", ""),
             "carriers[1].smpp[0].system_id",
-            "missing field `system_id`",
+            "missing required key `system_id`",
         ),
         case(
             "bad carrier id",
@@ -363,7 +363,7 @@ fn cases() -> Vec<Case> {
                 "system_id = \"y\"\npassword = \"123456789\"",
             ),
             "carriers[1].smpp[0].password",
-            "expected 0 to 8 printable ASCII characters",
+            "expected at most 8 printable ASCII characters without spaces, got 9 characters",
         ),
         case(
             "system_id too long",
@@ -591,9 +591,27 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "nats unknown key",
-            format!("[store.nats]\nurl = \"nats://x:4222\"\n{BASE}"),
+            format!("[store.nats]\nuri = \"nats://x:4222\"\n{BASE}"),
+            "store.nats.uri",
+            "unknown key `uri`",
+        ),
+        case(
+            "nats url and urls",
+            format!("[store.nats]\nurl = \"nats://x:4222\"\nurls = [\"nats://y:4222\"]\n{BASE}"),
+            "store.nats.urls",
+            "expected either `url` or `urls`, not both",
+        ),
+        case(
+            "nats without a server",
+            format!("[store]\nengine = \"nats\"\n[store.nats]\nreplicas = 1\n{BASE}"),
             "store.nats.url",
-            "unknown field `url`",
+            "expected a server URL",
+        ),
+        case(
+            "nats bad single url",
+            format!("[store.nats]\nurl = \"nats:/x\"\n{BASE}"),
+            "store.nats.url",
+            "expected a URL starting with nats://",
         ),
         case(
             "sqlite group commit",
@@ -756,5 +774,28 @@ fn existing_tls_files_are_accepted() {
     assert_eq!(
         config.carriers[1].smpp[0].tls.ca_file.as_deref(),
         Some(ca.as_path())
+    );
+}
+
+#[test]
+fn errors_do_not_echo_secrets() {
+    let text = BASE.replace(
+        "system_id = \"y\"\npassword = \"p\"",
+        "system_id = \"y\"\npassword = \"sw0rdfish!!\"",
+    );
+    let err = Config::from_str(&text, "broken.toml").expect_err("password too long");
+    let msg = err.to_string();
+    assert!(msg.contains("carriers[1].smpp[0].password"), "{msg}");
+    assert!(!msg.contains("sw0rdfish"), "{msg}");
+    let text = with(
+        "#API",
+        "[[api.clients]]\nname = \"im\"\ntoken = \"short secret\"",
+    );
+    let msg = Config::from_str(&text, "broken.toml")
+        .expect_err("bad token")
+        .to_string();
+    assert!(
+        msg.contains("api.clients[0].token") && !msg.contains("short secret"),
+        "{msg}"
     );
 }

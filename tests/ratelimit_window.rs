@@ -65,8 +65,7 @@ async fn run_links(
     for t in tasks {
         t.await.expect("link task");
     }
-    let grants = grants.lock().expect("grants lock").clone();
-    grants
+    grants.lock().expect("grants lock").clone()
 }
 
 fn total(grants: &[Grant]) -> u64 {

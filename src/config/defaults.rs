@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{
     ApiConfig, GatewayConfig, LogConfig, MetricsConfig, NatsStreams, ReceiptStat, ReconnectConfig,
-    RetryPolicy, SimulatorConfig, SqliteConfig, StoreConfig,
+    RetryPolicy, SimulatorConfig, SqliteConfig,
 };
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -148,16 +148,6 @@ impl Default for ApiConfig {
             max_batch_size: max_batch_size(),
             default_validity: default_validity(),
             default_priority: default_priority(),
-        }
-    }
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            engine: Default::default(),
-            sqlite: SqliteConfig::default(),
-            nats: None,
         }
     }
 }

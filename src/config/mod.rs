@@ -80,7 +80,7 @@ pub struct ApiConfig {
 }
 
 /// `[[api.clients]]`: one API client.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiClient {
     pub name: String,
@@ -100,7 +100,7 @@ impl ApiClient {
 }
 
 /// `[store]`: the durable store.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     #[serde(default)]
@@ -139,7 +139,11 @@ pub struct SqliteConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
-    /// Server URLs (`nats://`, `tls://`), tried in order.
+    /// One server URL (`nats://`, `tls://`, `ws://`, `wss://`). Give `url` or `urls`, not both.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Several server URLs, tried in order.
+    #[serde(default)]
     pub urls: Vec<String>,
     #[serde(default)]
     pub streams: NatsStreams,
@@ -149,6 +153,17 @@ pub struct NatsConfig {
     /// A NATS `.creds` file; must exist when given.
     #[serde(default)]
     pub credentials_file: Option<PathBuf>,
+}
+
+impl NatsConfig {
+    /// The server URLs, from `url` or `urls`.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url
+            .iter()
+            .chain(self.urls.iter())
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 /// `[store.nats.streams]`: JetStream stream names.
@@ -356,7 +371,7 @@ impl RetryPolicy {
 }
 
 /// `[[carriers.smpp]]`: one SMPP 3.4 account (host and credentials) with `binds` sessions.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmppLinkConfig {
     pub host: String,
@@ -449,7 +464,7 @@ pub struct ReconnectConfig {
 }
 
 /// `[[carriers.modem]]`: one GSM modem, found by exactly one of `device`, `imei`, `iccid`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModemLinkConfig {
     /// Absolute path of the serial device; prefer `/dev/serial/by-id/...`, which survives re-plugging.
@@ -533,7 +548,7 @@ pub struct SenderRewrite {
 
 /// `[simulator]`: the built-in SMSC simulator, an SMPP server on loopback that accepts submissions and sends
 /// receipts, so the gateway runs without a carrier account.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimulatorConfig {
     #[serde(default = "defaults::yes")]
@@ -900,6 +915,103 @@ fn parse_error(
         file: origin.to_owned(),
         position: source::position(text, offset),
         key,
-        message,
+        message: humanize(&message),
+    }
+}
+
+/// Rewrites serde's wording in terms of the TOML file: keys rather than fields, integer ranges rather than
+/// Rust type names.
+fn humanize(message: &str) -> String {
+    let mut m = message
+        .replacen("unknown field", "unknown key", 1)
+        .replacen("missing field", "missing required key", 1)
+        .replacen("there are no fields", "this table takes no keys", 1);
+    for (rust, human) in [
+        ("u8", "an integer from 0 to 255"),
+        ("u16", "an integer from 0 to 65535"),
+        ("u32", "an integer from 0 to 4294967295"),
+        ("u64", "an integer from 0 to 18446744073709551615"),
+        ("f64", "a number"),
+    ] {
+        let tail = format!("expected {rust}");
+        if m.ends_with(&tail) {
+            m.truncate(m.len() - rust.len());
+            m.push_str(human);
+        }
+    }
+    if m == "invalid socket address syntax" {
+        m.push_str(
+            ": expected an IP address and port, e.g. \"127.0.0.1:50051\" or \"[::1]:50051\"",
+        );
+    }
+    m
+}
+
+/// Stands in for a secret in `Debug` output, so logging a config never prints a token, password or PIN.
+fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("name", &self.name)
+            .field("token", &redacted(&self.token))
+            .field("token_env", &self.token_env)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SmppLinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmppLinkConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("system_id", &self.system_id)
+            .field("password", &redacted(&self.password))
+            .field("password_env", &self.password_env)
+            .field("system_type", &self.system_type)
+            .field("bind", &self.bind)
+            .field("window", &self.window)
+            .field("enquire_link_interval", &self.enquire_link_interval)
+            .field("enquire_link_timeout", &self.enquire_link_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("max_pdu_size", &self.max_pdu_size)
+            .field("binds", &self.binds)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ModemLinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModemLinkConfig")
+            .field("device", &self.device)
+            .field("imei", &self.imei)
+            .field("iccid", &self.iccid)
+            .field("baud_rate", &self.baud_rate)
+            .field("flow_control", &self.flow_control)
+            .field("pin", &redacted(&self.pin))
+            .field("pin_env", &self.pin_env)
+            .field("smsc", &self.smsc)
+            .field("rate_limit", &self.rate_limit)
+            .field("cnma", &self.cnma)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SimulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatorConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("system_id", &self.system_id)
+            .field("password", &"<redacted>")
+            .field("receipt_delay_min", &self.receipt_delay_min)
+            .field("receipt_delay_max", &self.receipt_delay_max)
+            .field("outcomes", &self.outcomes)
+            .field("message_id_format", &self.message_id_format)
+            .finish()
     }
 }

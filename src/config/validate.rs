@@ -73,6 +73,17 @@ impl Checker {
         }
     }
 
+    /// Like `text_len`, without echoing the value (a password).
+    fn secret_len(&mut self, key: impl Into<String>, value: &str, max: usize) {
+        let len = value.chars().count();
+        if len > max || !value.chars().all(|c| c.is_ascii_graphic()) {
+            self.push(
+                key,
+                format!("expected at most {max} printable ASCII characters without spaces, got {len} characters"),
+            );
+        }
+    }
+
     fn file_exists(&mut self, key: impl Into<String>, path: &Path) {
         if !path.is_file() {
             self.push(
@@ -514,7 +525,7 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
     let sim = &c.simulator;
     if sim.enabled {
         v.text_len("simulator.system_id", &sim.system_id, 1, 15);
-        v.text_len("simulator.password", &sim.password, 0, 8);
+        v.secret_len("simulator.password", &sim.password, 8);
         v.duration(
             "simulator.receipt_delay_max",
             sim.receipt_delay_max,
@@ -560,19 +571,34 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
 }
 
 fn check_nats(v: &mut Checker, nats: &NatsConfig) {
-    if nats.urls.is_empty() {
-        v.push(
+    match (&nats.url, nats.urls.is_empty()) {
+        (None, true) => v.push(
+            "store.nats.url",
+            "expected a server URL, e.g. url = \"nats://127.0.0.1:4222\", or several in `urls`",
+        ),
+        (Some(_), false) => v.push(
             "store.nats.urls",
-            "expected at least one server URL, e.g. \"nats://127.0.0.1:4222\"",
-        );
+            "expected either `url` or `urls`, not both",
+        ),
+        _ => {}
     }
-    for (i, url) in nats.urls.iter().enumerate() {
+    let keyed = nats
+        .url
+        .iter()
+        .map(|u| ("store.nats.url".to_owned(), u))
+        .chain(
+            nats.urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (format!("store.nats.urls[{i}]"), u)),
+        );
+    for (key, url) in keyed {
         let rest = ["nats://", "tls://", "ws://", "wss://"]
             .iter()
             .find_map(|scheme| url.strip_prefix(scheme));
         if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
             v.push(
-                format!("store.nats.urls[{i}]"),
+                key,
                 format!(
                     "expected a URL starting with nats://, tls://, ws:// or wss://, got {url:?}"
                 ),
@@ -651,7 +677,7 @@ fn check_smpp(v: &mut Checker, base: &str, link: &SmppLinkConfig, c: &Config) {
     v.text_len(format!("{base}.system_id"), &link.system_id, 1, 15);
     v.secret_pair(base, "password", &link.password, &link.password_env, false);
     if let Some(password) = &link.password {
-        v.text_len(format!("{base}.password"), password, 0, 8);
+        v.secret_len(format!("{base}.password"), password, 8);
     }
     v.text_len(format!("{base}.system_type"), &link.system_type, 0, 12);
     v.int(format!("{base}.window"), link.window.into(), 1, 10_000);
