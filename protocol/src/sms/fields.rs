@@ -172,6 +172,11 @@ impl Dcs {
         }
     }
 
+    /// Whether TP-UDL counts septets (uncompressed GSM 7-bit) rather than octets, TS 23.040 §9.2.3.16.
+    pub fn udl_in_septets(self) -> bool {
+        !self.compressed() && self.alphabet() == Alphabet::Gsm7
+    }
+
     /// Whether the user data is compressed (TS 23.042); compressed text is not decoded by this crate.
     pub fn compressed(self) -> bool {
         matches!(

@@ -153,13 +153,10 @@ impl UserData {
 
     /// The alphabet that sizes TP-UDL: compressed data is counted in octets (§9.2.3.16).
     fn wire_alphabet(dcs: Dcs) -> Alphabet {
-        if dcs.compressed() {
-            Alphabet::Eight
+        if dcs.udl_in_septets() {
+            Alphabet::Gsm7
         } else {
-            match dcs.alphabet() {
-                Alphabet::Gsm7 => Alphabet::Gsm7,
-                _ => Alphabet::Eight,
-            }
+            Alphabet::Eight
         }
     }
 
