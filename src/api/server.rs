@@ -623,8 +623,10 @@ async fn follow_events(
             if !filter.wants(out_kind(&out)) {
                 continue;
             }
-            if tx.send(Ok(out)).await.is_err() {
-                return;
+            // A client that stops reading must not hold up shutdown.
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                sent = tx.send(Ok(out)) => if sent.is_err() { return; },
             }
         }
     }
