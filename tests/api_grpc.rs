@@ -1153,3 +1153,32 @@ async fn health_answers_serving_and_reflection_lists_the_service_without_a_token
     assert_eq!(gw.auth.failures(), 0);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start(dir.path()).await;
+    let mut client = gw.client().await;
+    // 10,000 events (about 1 MB): more than the stream buffer, the HTTP/2 window and the send buffer hold.
+    for batch in 0..5 {
+        let messages = (0..1000)
+            .map(|i| {
+                uk(&format!(
+                    "batch {batch} message {i} with some padding to make events larger"
+                ))
+            })
+            .collect();
+        let answer = client
+            .submit_batch(im(pb::SubmitBatchRequest { messages }))
+            .await
+            .expect("batch")
+            .into_inner();
+        assert_eq!(answer.results.len(), 1000);
+    }
+    let mut stream = open_stream(&mut client, 0, &[]).await;
+    let first = take(&mut stream, 1).await;
+    assert_eq!(first[0].cursor, 1);
+    // The client keeps the stream open and reads nothing more; the server must still stop in time.
+    gw.stop().await;
+    drop(stream);
+}
