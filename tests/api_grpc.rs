@@ -642,6 +642,27 @@ async fn submit_then_get_message_through_delivery() {
     assert_eq!(first.network_error_code, None);
     assert!(m.final_at.is_some());
 
+    // A binary body keeps its octets and data_coding.
+    let mut req = uk("x");
+    req.body = Some(pb::submit_request::Body::Binary(pb::BinaryBody {
+        data: vec![0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0],
+        data_coding: 0xF5,
+    }));
+    let binary = submit(&mut client, req).await;
+    assert_eq!(
+        (binary.segments, binary.encoding),
+        (1, pb::Encoding::Binary as i32)
+    );
+    let stored = get(&mut client, &binary.message_id).await;
+    assert_eq!(
+        stored.body,
+        Some(pb::message::Body::Binary(pb::BinaryBody {
+            data: vec![0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0],
+            data_coding: 0xF5,
+        }))
+    );
+    assert!(stored.want_receipt);
+
     // Another client cannot read it.
     let status = client
         .get_message(authed(

@@ -349,3 +349,50 @@ async fn cli_send_waits_for_the_receipt_and_events_and_status_print_json() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_past_its_validity_expires_in_the_queue_and_is_never_claimed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path()).await;
+    let mut client = gw.client().await;
+    let mut req = submit_req("+447700900123", "ACME");
+    req.validity = Some(prost_types::Duration {
+        seconds: 1,
+        nanos: 0,
+    });
+    let answer = client
+        .submit(authed(req))
+        .await
+        .expect("submit")
+        .into_inner();
+    let mut stream = client
+        .stream_events(authed(pb::StreamEventsRequest {
+            after_cursor: 0,
+            kinds: vec![pb::EventKind::Expired as i32],
+        }))
+        .await
+        .expect("stream")
+        .into_inner();
+    // No link runs here: the gateway's own expiry ends it.
+    let event = tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("EXPIRED in time")
+        .expect("stream ok")
+        .expect("an event");
+    match event.payload {
+        Some(pb::event::Payload::StateChange(c)) => {
+            assert_eq!(c.message_id, answer.message_id);
+            assert_eq!(c.new_state, pb::MessageState::Expired as i32);
+        }
+        other => panic!("not a state change: {other:?}"),
+    }
+    assert!(
+        gw.store
+            .claim(&CarrierId::new("acme"), 10, UnixMs::now())
+            .await
+            .expect("claim")
+            .is_empty(),
+        "an expired message must not be handed to a link"
+    );
+    gw.stop().await;
+}
