@@ -378,29 +378,34 @@ impl pb::gateway_server::Gateway for GatewayService {
             )
             .into());
         }
-        let total = items.len();
-        let mut results: Vec<Option<Result<pb::SubmitResponse, Status>>> = vec![None; total];
+        // One slot per item, filled in two passes: items refused or found as duplicates while preparing, then
+        // the answers of the one store call for the rest.
+        let mut results: Vec<Option<Result<pb::SubmitResponse, Status>>> =
+            Vec::with_capacity(items.len());
         let mut to_store = Vec::new();
         let mut store_index = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            match self.prepare(&client, item).await {
-                Ok(Prep::Duplicate(answer)) => results[index] = Some(Ok(answer)),
+            results.push(match self.prepare(&client, item).await {
+                Ok(Prep::Duplicate(answer)) => Some(Ok(answer)),
                 Ok(Prep::New(prepared)) => {
                     to_store.push(*prepared);
                     store_index.push(index);
+                    None
                 }
                 Err(status) => {
                     // Name the item in the message: `messages[3].to: ...`.
                     let msg = format!("messages[{index}].{}", status.message());
-                    results[index] = Some(Err(Status::new(status.code(), msg)));
+                    Some(Err(Status::new(status.code(), msg)))
                 }
-            }
+            });
         }
         for (index, result) in store_index
             .into_iter()
             .zip(self.store_prepared(to_store).await)
         {
-            results[index] = Some(result);
+            if let Some(slot) = results.get_mut(index) {
+                *slot = Some(result);
+            }
         }
         let results = results
             .into_iter()
