@@ -22,7 +22,17 @@
 //!   [`Store::record_mo`], then answer the carrier.
 //!
 //! Every operation that changes something is durable when its future resolves (committed, and with the SQLite
-//! engine fsynced: see [`sqlite`]).
+//! engine fsynced: see [`sqlite`]). At high rates, prefer the batched forms: a link that drains several
+//! submit_sm_resps or receipts at once calls [`Store::record_outcomes`] / [`Store::record_receipts`] (one request,
+//! one answer per item), and the API passes a client's batch to one [`Store::submit`].
+//! `claim`'s `now` is the time used for retry times and validity, and is recorded as the lease time.
+//!
+//! # Events
+//! Each transition is one event with a cursor, written in the same transaction as the change: a new message
+//! gives two (`None -> ACCEPTED`, `ACCEPTED -> QUEUED`); afterwards a message-level event (`segment: None`) is
+//! written whenever the derived state changes, and for multipart messages a segment-level event
+//! (`segment: Some(i)`) for each segment's transition. MOs are events too, with an id of their own.
+//! Cursors are strictly increasing and never reused; consumers resume from any cursor (at-least-once).
 //!
 //! # Why an enum and a trait
 //! [`StoreEngine`] is the contract an engine implements (async methods returning `Send` futures). [`Store`] is an
