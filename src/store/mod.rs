@@ -13,7 +13,8 @@
 //!   other claim returns them), hand them to links, then [`Store::record_outcome`] for each, exactly once:
 //!   `Submitted` with the carrier's id from submit_sm_resp / +CMGS, `Transient` with the retry time from the
 //!   backoff policy, `Permanent`, or `Unknown` when the answer never came (timeout, link lost mid-window): the
-//!   segment is sent again and the resend is counted. Call [`Store::expire`] periodically (e.g. every second).
+//!   segment is sent again and the resend is counted. Call [`Store::expire`] periodically (e.g. every second),
+//!   and [`Store::requeue_stale_leases`] to take back segments a crashed link task never answered for.
 //!   [`Store::queue_stats`] gives the depth per carrier for backpressure and metrics.
 //! - **Links / correlator**: on a receipt, [`Store::record_receipt`] with the *normalized* carrier message id
 //!   (the store compares exact strings), then answer deliver_sm_resp / delete the SIM entry. A receipt that
@@ -21,7 +22,17 @@
 //!   [`Store::record_mo`], then answer the carrier.
 //!
 //! Every operation that changes something is durable when its future resolves (committed, and with the SQLite
-//! engine fsynced: see [`sqlite`]).
+//! engine fsynced: see [`sqlite`]). At high rates, prefer the batched forms: a link that drains several
+//! submit_sm_resps or receipts at once calls [`Store::record_outcomes`] / [`Store::record_receipts`] (one request,
+//! one answer per item), and the API passes a client's batch to one [`Store::submit`].
+//! `claim`'s `now` is the time used for retry times and validity, and is recorded as the lease time.
+//!
+//! # Events
+//! Each transition is one event with a cursor, written in the same transaction as the change: a new message
+//! gives two (`None -> ACCEPTED`, `ACCEPTED -> QUEUED`); afterwards a message-level event (`segment: None`) is
+//! written whenever the derived state changes, and for multipart messages a segment-level event
+//! (`segment: Some(i)`) for each segment's transition. MOs are events too, with an id of their own.
+//! Cursors are strictly increasing and never reused; consumers resume from any cursor (at-least-once).
 //!
 //! # Why an enum and a trait
 //! [`StoreEngine`] is the contract an engine implements (async methods returning `Send` futures). [`Store`] is an
@@ -304,6 +315,12 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
         id: MessageId,
     ) -> impl Future<Output = Result<CancelOutcome, StoreError>> + Send;
     fn expire(&self, now: UnixMs) -> impl Future<Output = Result<ExpireReport, StoreError>> + Send;
+    /// Takes back leases older than `leased_before` that got no outcome (a dispatcher or link that died
+    /// without answering): they are requeued as resends, counted. Returns how many were requeued.
+    fn requeue_stale_leases(
+        &self,
+        leased_before: UnixMs,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn get(
         &self,
         id: MessageId,
@@ -411,6 +428,12 @@ impl Store {
 
     pub async fn expire(&self, now: UnixMs) -> Result<ExpireReport, StoreError> {
         delegate!(self, e => e.expire(now).await)
+    }
+
+    /// Requeues (as counted resends) segments leased before `leased_before` that never got an outcome. A
+    /// supervisor calls it with "now minus the longest a link may hold a segment" (e.g. window timeout x 3).
+    pub async fn requeue_stale_leases(&self, leased_before: UnixMs) -> Result<u64, StoreError> {
+        delegate!(self, e => e.requeue_stale_leases(leased_before).await)
     }
 
     pub async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {

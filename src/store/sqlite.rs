@@ -152,6 +152,7 @@ enum Op {
     Mo(MoMessage, Reply<(MessageId, u64)>),
     Cancel(MessageId, Reply<CancelOutcome>),
     Expire(UnixMs, Reply<ExpireReport>),
+    RequeueStale(UnixMs, Reply<u64>),
     Shutdown,
 }
 
@@ -512,6 +513,10 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::Expire(now, r)).await
     }
 
+    async fn requeue_stale_leases(&self, leased_before: UnixMs) -> Result<u64, StoreError> {
+        self.call(|r| Op::RequeueStale(leased_before, r)).await
+    }
+
     async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         self.read(move |c| read_message(c, MessageLookup::Id(id)))
             .await
@@ -746,6 +751,7 @@ impl Writer {
             Op::Mo(mo, r) => settle(r, cx.mo(mo)),
             Op::Cancel(id, r) => settle(r, cx.cancel(id)),
             Op::Expire(at, r) => settle(r, cx.expire(at)),
+            Op::RequeueStale(before, r) => settle(r, cx.requeue_stale(before)),
             Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
         }
     }
@@ -764,6 +770,7 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::Mo(_, r) => drop(r.send(Err(e))),
         Op::Cancel(_, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
+        Op::RequeueStale(_, r) => drop(r.send(Err(e))),
         Op::Shutdown => return false,
     }
     true
@@ -1491,10 +1498,11 @@ impl Cx<'_> {
                 self.st.next_lease += 1;
                 self.conn
                     .prepare_cached(
-                        "UPDATE segments SET lease = ?3, attempts = attempts + 1, unknown_outcome = 0
+                        "UPDATE segments SET lease = ?3, leased_at = ?4, attempts = attempts + 1,
+                           unknown_outcome = 0
                          WHERE msg_id = ?1 AND idx = ?2",
                     )
-                    .and_then(|mut s| s.execute(params![msg, idx, lease as i64]))
+                    .and_then(|mut s| s.execute(params![msg, idx, lease as i64, now.0]))
                     .map_err(sql("leasing a segment"))?;
                 self.st.stat(carrier).in_flight += 1;
                 out.push(Dispatch {
@@ -1835,6 +1843,54 @@ impl Cx<'_> {
             in_flight: segs.iter().filter(|s| s.lease.is_some()).count() as u16,
             cancelled_segments: cancelled,
         })
+    }
+
+    /// Leases taken before `before` and still unanswered: their outcome is unknown, so they go back to the
+    /// queue as resends (like the leases found at open).
+    fn requeue_stale(&mut self, before: UnixMs) -> Result<u64, StoreError> {
+        let stale: Vec<(i64, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT msg_id, idx FROM segments
+                     WHERE lease IS NOT NULL AND (leased_at IS NULL OR leased_at < ?1)",
+                )
+                .map_err(sql("finding stale leases"))?;
+            let rows = stmt
+                .query_map([before.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql("finding stale leases"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql("finding stale leases"))?
+        };
+        let mut n = 0;
+        for (msg, idx) in stale {
+            let idx = u16_of(idx, "segments.idx")?;
+            let Some((mut head, seg)) = self.head_seg(msg, idx)? else {
+                continue;
+            };
+            let live = !seg.state.is_final();
+            let upd = SegUpdate {
+                release_lease: true,
+                last_error: Some("lease expired without an outcome"),
+                count_resend: live,
+                ..SegUpdate::default()
+            };
+            self.update_segment(&mut head, idx, seg.state, seg.state, &upd)?;
+            let s = self.st.stat(&head.carrier);
+            s.in_flight = s.in_flight.saturating_sub(1);
+            if live {
+                self.st.resends += 1;
+                self.enqueue(&head, idx)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            tracing::warn!(
+                segments = n,
+                "leases expired without an outcome: requeued as resends"
+            );
+        }
+        Ok(n)
     }
 
     fn expire(&mut self, now: UnixMs) -> Result<ExpireReport, StoreError> {

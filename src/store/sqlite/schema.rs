@@ -127,6 +127,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         concat_seq     INTEGER
     );
     "#,
+    // 2: when a segment was leased, so that leases a dispatcher never answered can be taken back.
+    r#"
+    ALTER TABLE segments ADD COLUMN leased_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1032,3 +1032,78 @@ async fn intermediate_receipt_records_status_only_and_final_state_sticks() {
     assert_eq!(finals, 1, "one final event");
     store.close().await;
 }
+
+#[tokio::test]
+async fn stale_leases_are_requeued_as_resends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let t0 = UnixMs::now();
+    let d = store
+        .claim(&carrier(), 1, t0)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(
+        store.requeue_stale_leases(t0).await.expect("requeue"),
+        0,
+        "not older than t0"
+    );
+    assert_eq!(
+        store
+            .requeue_stale_leases(t0.plus_ms(1))
+            .await
+            .expect("requeue"),
+        1
+    );
+    let stats = store.queue_stats()[&carrier()];
+    assert_eq!((stats.queued, stats.in_flight), (1, 0));
+    assert_eq!(store.counters().resends, 1);
+    // The dead link's late answer is refused; the resend goes out.
+    assert!(matches!(
+        store
+            .record_outcome(
+                d.key(),
+                Outcome::Unknown {
+                    reason: "late".into()
+                }
+            )
+            .await,
+        Err(StoreError::StaleLease { .. })
+    ));
+    let again = store.claim(&carrier(), 1, t0).await.expect("claim");
+    assert_eq!(
+        again
+            .iter()
+            .map(|d| (d.message_id, d.resend))
+            .collect::<Vec<_>>(),
+        vec![(a, true)]
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_older_schema_is_migrated_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        conn.execute_batch(schema::MIGRATIONS[0]).expect("schema 1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version 1");
+    }
+    let store = Store::open_sqlite(&path).await.expect("open migrates");
+    let id = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store
+        .claim(&carrier(), 1, now_far())
+        .await
+        .expect("claim uses leased_at");
+    assert_eq!(ds[0].message_id, id);
+    store.close().await;
+    let conn = Connection::open(&path).expect("raw open");
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(v, schema::known_version());
+    assert_eq!(v, 2);
+}
