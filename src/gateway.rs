@@ -71,6 +71,8 @@ pub struct Components {
     pub store: Store,
     pub router: Arc<Router>,
     pub planner: Arc<Planner>,
+    /// API calls refused for a missing or wrong token, since start (for the metrics module).
+    pub api_auth_failures: Arc<AtomicU64>,
     pub shutdown: CancellationToken,
 }
 
@@ -290,6 +292,7 @@ impl Gateway {
             store: store.clone(),
             router: Arc::clone(&router),
             planner: Arc::new(Planner::new()),
+            api_auth_failures: auth.failure_counter(),
             shutdown: shutdown.clone(),
         };
         let listener = match TcpListener::bind(listen).await {

@@ -396,3 +396,36 @@ async fn a_message_past_its_validity_expires_in_the_queue_and_is_never_claimed()
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn refused_tokens_are_counted_where_the_metrics_module_reads_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shutdown = CancellationToken::new();
+    let gateway = Gateway::start(config(dir.path()), shutdown.clone())
+        .await
+        .expect("the gateway starts");
+    let counter = std::sync::Arc::clone(&gateway.components().api_auth_failures);
+    let addr = format!("http://{}", gateway.api_addr().expect("bound"));
+    let store = gateway.components().store.clone();
+    let gw = Running {
+        addr,
+        store,
+        shutdown,
+        task: tokio::spawn(gateway.run()),
+    };
+    let mut client = gw.client().await;
+    let mut wrong = Request::new(pb::StatusRequest {});
+    wrong.metadata_mut().insert(
+        "authorization",
+        "Bearer not-the-token-at-all".parse().expect("ascii"),
+    );
+    let status = client.status(wrong).await.expect_err("wrong token");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 1);
+    client
+        .status(authed(pb::StatusRequest {}))
+        .await
+        .expect("good token");
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 1);
+    gw.stop().await;
+}
