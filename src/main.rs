@@ -1,7 +1,11 @@
 //! The `smsbridge` command: the gateway and its operator tools.
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +35,78 @@ enum Command {
         #[command(subcommand)]
         action: AtAction,
     },
+    /// Run the gateway: load the config, open the store, serve the gRPC API (until Ctrl-C or SIGTERM).
+    Serve {
+        /// The config file.
+        #[arg(long, default_value = "config/smsbridge.toml")]
+        config: PathBuf,
+    },
+    /// Submit one text message through a running gateway; prints the answer as JSON.
+    Send {
+        /// Destination, E.164 (`+` then 8 to 15 digits).
+        #[arg(long)]
+        to: String,
+        /// The text.
+        #[arg(long)]
+        text: String,
+        /// Sender (number, short code or alphanumeric); default: the route's default sender.
+        #[arg(long)]
+        from: Option<String>,
+        /// Idempotency key: retrying with the same key never sends twice.
+        #[arg(long)]
+        client_ref: Option<String>,
+        /// Wait for the final state and print the message with its receipt.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Follow the event stream: one JSON line per event.
+    Events {
+        /// Start after this cursor (0: from the first stored event).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Only these kinds (comma-separated or repeated): accepted, queued, submitted, delivered,
+        /// undeliverable, expired, rejected, failed, cancelled, mo.
+        #[arg(long)]
+        kinds: Vec<String>,
+        /// Stop after this many events.
+        #[arg(long)]
+        limit: Option<u64>,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Queues per carrier and link states of a running gateway, as JSON.
+    Status {
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+}
+
+/// Where the gateway's API is and the token to use.
+#[derive(clap::Args)]
+struct ConnArgs {
+    /// The gateway's gRPC address.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    addr: String,
+    /// The API token (default: the SMSBRIDGE_TOKEN environment variable).
+    #[arg(long)]
+    token: Option<String>,
+}
+
+impl ConnArgs {
+    fn connection(self) -> cli::client::Connection {
+        cli::client::Connection {
+            addr: self.addr,
+            token: self
+                .token
+                .or_else(|| std::env::var("SMSBRIDGE_TOKEN").ok())
+                .filter(|t| !t.is_empty()),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -126,6 +202,34 @@ fn main() -> ExitCode {
         Command::At { action } => match action {
             AtAction::Parse => cli::at::parse(&mut io::stdin().lock(), &mut out),
         },
+        Command::Serve { config } => serve(&config),
+        Command::Send {
+            to,
+            text,
+            from,
+            client_ref,
+            wait,
+            timeout,
+            conn,
+        } => cli::client::send(
+            &conn.connection(),
+            &cli::client::SendArgs {
+                to,
+                text,
+                from,
+                client_ref,
+                wait,
+                wait_timeout: Duration::from_secs(timeout),
+            },
+            &mut out,
+        ),
+        Command::Events {
+            after,
+            kinds,
+            limit,
+            conn,
+        } => cli::client::events(&conn.connection(), after, &kinds, limit, &mut out),
+        Command::Status { conn } => cli::client::status(&conn.connection(), &mut out),
     };
     let _ = out.flush();
     match result {
@@ -134,5 +238,60 @@ fn main() -> ExitCode {
             eprintln!("smsbridge: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `smsbridge serve`: runs the gateway until Ctrl-C or SIGTERM.
+fn serve(config_path: &Path) -> anyhow::Result<u8> {
+    let config = smsbridge::config::Config::load(config_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let gateway = smsbridge::gateway::Gateway::start(config, shutdown.clone()).await?;
+        eprintln!(
+            "smsbridge: gRPC API listening on {}",
+            gateway
+                .api_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|e| format!("? ({e})"))
+        );
+        let signals = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                wait_for_stop_signal().await;
+                eprintln!("smsbridge: shutting down");
+                shutdown.cancel();
+            }
+        });
+        let result = gateway.run().await;
+        signals.abort();
+        result?;
+        Ok(0)
+    })
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -1,0 +1,2213 @@
+//! The SQLite engine of the store: the embedded default.
+//!
+//! # Durability
+//! WAL journal with `synchronous=FULL` by default: every commit fsyncs the WAL before the writer answers, so an
+//! acknowledged submit, outcome, receipt or MO survives a power loss, not only a process crash. (`NORMAL` is
+//! available for tests and benches; with it a power loss may drop the last commits, which breaks the API's
+//! promise, so production keeps `FULL`.)
+//!
+//! # One writer, group commit
+//! Every change goes through one OS thread that owns the write connection, fed by a bounded tokio channel
+//! (callers await a slot: backpressure). The thread takes every request waiting (up to `max_batch`), applies
+//! them in one transaction, commits once (one fsync for the whole group), and only then answers each request
+//! on its oneshot. Requests get no savepoint each (SQLite would copy every page they touch into a sub-journal):
+//! instead each one checks everything that can refuse it before it writes, and one that still fails after
+//! writing (I/O error, corrupt data) rolls the whole group back, every request in it answered with an error. While one group
+//! fsyncs, the next one piles up in the channel, so the more concurrent callers, the larger the groups.
+//! Counters, queue depths and the event cursor are published after the commit, never before.
+//!
+//! # Reads
+//! `get`, `get_by_client_ref` and `events_after` run on a small pool of reader connections in blocking tasks.
+//! WAL readers see the last committed snapshot and never wait for the writer.
+//!
+//! # The queue on disk
+//! Ready segments live in the `queue` table keyed `(carrier, priority rank, message id, segment)`, so a claim
+//! is a range read of its primary key: nothing loads the whole queue, and 1,000,000 queued messages cost disk,
+//! not memory (the memory is SQLite's bounded page caches). Segments waiting for a retry live in `retry` keyed
+//! by time and move back into `queue` (at their original position) when due. Leased segments are in neither;
+//! at open, any segment still leased (the process died with it in flight) is put back in the queue, marked
+//! "outcome unknown", and its resend is counted.
+
+mod schema;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{
+    Accepted, CancelOutcome, Dispatch, DispatchKey, ExpireReport, LeaseId, Outcome, OutcomeApplied,
+    PermanentStatus, QueueStats, Receipt, ReceiptMatch, StoreCounters, StoreEngine, StoreError,
+};
+use crate::model::{
+    Body, CarrierId, CarrierStatus, ClientId, ConcatInfo, Event, EventData, EventKind, Message,
+    MessageId, MessageIdGenerator, MessageState, MoMessage, NewMessage, Priority, SegmentInfo,
+    UnixMs, derive_message_state,
+};
+
+/// How hard each commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync the WAL on every commit: acknowledged writes survive power loss. The default.
+    Full,
+    /// fsync only at checkpoints: survives a process crash, may lose the last commits on power loss.
+    /// For tests and benches only.
+    Normal,
+}
+
+/// Settings of the SQLite engine.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The database file (created with its directory's permissions when missing).
+    pub path: PathBuf,
+    /// The node id put in [`MessageId`]s (0..=1023).
+    pub node_id: u16,
+    pub synchronous: Synchronous,
+    /// Most write requests applied in one transaction (one group commit).
+    pub max_batch: usize,
+    /// Capacity of the writer's request channel; callers wait when it is full.
+    pub channel_capacity: usize,
+    /// How long an unmatched receipt is held waiting for its `Submitted`.
+    pub held_receipt_ttl_ms: i64,
+    /// Reader connections kept open.
+    pub readers: usize,
+    /// Page cache per connection, KiB: bounds the store's memory whatever the queue depth.
+    pub cache_kib: i64,
+}
+
+impl SqliteConfig {
+    /// Defaults: node 0, `synchronous=FULL`, 1024 requests per group, 4096 waiting requests, receipts held one
+    /// hour, 4 readers, 8 MiB page cache per connection.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteConfig {
+            path: path.into(),
+            node_id: 0,
+            synchronous: Synchronous::Full,
+            max_batch: 1024,
+            channel_capacity: 4096,
+            held_receipt_ttl_ms: 3_600_000,
+            readers: 4,
+            cache_kib: 8 * 1024,
+        }
+    }
+}
+
+/// Maps a rusqlite error to a [`StoreError`] saying what was being done.
+pub(crate) fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Engine {
+        engine: "sqlite",
+        context,
+        source: Arc::new(e),
+    }
+}
+
+fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.into(),
+    }
+}
+
+fn state_of(code: i64, what: &'static str) -> Result<MessageState, StoreError> {
+    MessageState::from_code(code).ok_or_else(|| corrupt(what, format!("unknown state code {code}")))
+}
+
+fn id_of(v: i64) -> Result<MessageId, StoreError> {
+    MessageId::from_i64(v).ok_or_else(|| corrupt("message id", format!("negative id {v}")))
+}
+
+fn u16_of(v: i64, what: &'static str) -> Result<u16, StoreError> {
+    u16::try_from(v).map_err(|_| corrupt(what, format!("{v} is out of range")))
+}
+
+fn u32_of(v: i64, what: &'static str) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(what, format!("{v} is out of range")))
+}
+
+/// Priority 3 (urgent) is rank 0: the queue's key sorts ascending.
+fn prio_rank(p: Priority) -> i64 {
+    3 - i64::from(p.code())
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// A write request for the writer thread.
+enum Op {
+    Submit(Vec<NewMessage>, Reply<Vec<Result<Accepted, StoreError>>>),
+    Claim(CarrierId, usize, UnixMs, Reply<Vec<Dispatch>>),
+    Outcome(DispatchKey, Outcome, Reply<OutcomeApplied>),
+    Receipt(CarrierId, String, Receipt, Reply<ReceiptMatch>),
+    Outcomes(
+        Vec<(DispatchKey, Outcome)>,
+        Reply<Vec<Result<OutcomeApplied, StoreError>>>,
+    ),
+    Receipts(
+        Vec<(CarrierId, String, Receipt)>,
+        Reply<Vec<Result<ReceiptMatch, StoreError>>>,
+    ),
+    Mo(MoMessage, Reply<(MessageId, u64)>),
+    Cancel(MessageId, Reply<CancelOutcome>),
+    Expire(UnixMs, Reply<ExpireReport>),
+    RequeueStale(UnixMs, Reply<u64>),
+    Shutdown,
+}
+
+impl Op {
+    /// How much work the request is, for bounding a group.
+    fn weight(&self) -> usize {
+        match self {
+            Op::Submit(m, _) => m.len().max(1),
+            Op::Claim(_, max, _, _) => (*max).clamp(1, 1024),
+            Op::Outcomes(v, _) => v.len().max(1),
+            Op::Receipts(v, _) => v.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// What the writer publishes after each commit.
+struct Shared {
+    stats: RwLock<HashMap<CarrierId, QueueStats>>,
+    resends: AtomicU64,
+    unmatched: AtomicU64,
+    held: AtomicU64,
+    commits: AtomicU64,
+    requests: AtomicU64,
+    cursor: watch::Sender<u64>,
+}
+
+struct Inner {
+    tx: mpsc::Sender<Op>,
+    config: SqliteConfig,
+    readers: Mutex<Vec<Connection>>,
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The SQLite store. Cheap to clone; all clones share one writer thread.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+fn open_connection(config: &SqliteConfig, writer: bool) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn =
+        Connection::open_with_flags(&config.path, flags).map_err(sql("opening the database"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sql("setting busy_timeout"))?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(sql("enabling WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(corrupt("journal mode", format!("WAL refused, got {mode}")));
+    }
+    let sync = match config.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)
+        .map_err(sql("setting synchronous"))?;
+    conn.pragma_update(None, "cache_size", -config.cache_kib.max(256))
+        .map_err(sql("setting cache_size"))?;
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(sql("setting temp_store"))?;
+    if !writer {
+        conn.pragma_update(None, "query_only", true)
+            .map_err(sql("setting query_only"))?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// The writer's view of the counters and depths, staged during a transaction and published after its commit.
+#[derive(Clone, Default)]
+struct WState {
+    stats: HashMap<CarrierId, QueueStats>,
+    next_cursor: i64,
+    next_lease: u64,
+    resends: u64,
+    unmatched: u64,
+    held: u64,
+}
+
+impl WState {
+    fn stat(&mut self, carrier: &CarrierId) -> &mut QueueStats {
+        // CarrierId clones are reference-count bumps.
+        self.stats.entry(carrier.clone()).or_default()
+    }
+}
+
+/// Puts back segments that were leased when the process stopped, and reads the state the writer starts from.
+fn recover(conn: &mut Connection) -> Result<(WState, Option<MessageId>), StoreError> {
+    let tx = conn.transaction().map_err(sql("starting recovery"))?;
+    tx.execute(
+        "INSERT OR IGNORE INTO queue (carrier, prio_rank, msg_id, idx)
+         SELECT m.carrier, 3 - m.priority, s.msg_id, s.idx
+         FROM segments s JOIN messages m ON m.id = s.msg_id
+         WHERE s.lease IS NOT NULL AND s.state = 1",
+        [],
+    )
+    .map_err(sql("requeueing leased segments"))?;
+    let resent = tx
+        .execute(
+            "UPDATE segments SET unknown_outcome = 1, resends = resends + 1
+             WHERE lease IS NOT NULL AND state = 1",
+            [],
+        )
+        .map_err(sql("counting resends of leased segments"))?;
+    tx.execute(
+        "UPDATE segments SET lease = NULL WHERE lease IS NOT NULL",
+        [],
+    )
+    .map_err(sql("clearing leases"))?;
+    tx.commit().map_err(sql("committing recovery"))?;
+    if resent > 0 {
+        tracing::warn!(
+            segments = resent,
+            "segments were in flight at the last stop: their outcome is unknown, they will be resent"
+        );
+    }
+
+    // Lease ids must not repeat across restarts, or a dispatch from before a restart could pass for a new
+    // one: start each process at (wall-clock ms << 20), far above what the previous process could reach.
+    let lease_base = u64::try_from(UnixMs::now().0).unwrap_or(1).max(1) << 20;
+    let mut st = WState {
+        resends: resent as u64,
+        next_lease: lease_base,
+        ..WState::default()
+    };
+    let max_cursor: Option<i64> = conn
+        .query_row("SELECT MAX(cursor) FROM events", [], |r| r.get(0))
+        .map_err(sql("reading the last cursor"))?;
+    st.next_cursor = max_cursor.unwrap_or(0) + 1;
+    let max_msg: Option<i64> = conn
+        .query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))
+        .map_err(sql("reading the last message id"))?;
+    let max_mo: Option<i64> = conn
+        .query_row("SELECT MAX(msg_id) FROM events WHERE kind = 1", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql("reading the last MO id"))?;
+    let last_id = match max_msg.max(max_mo) {
+        Some(v) => Some(id_of(v)?),
+        None => None,
+    };
+    for (table, field) in [("queue", 0u8), ("retry", 1u8)] {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT carrier, COUNT(*) FROM {table} GROUP BY carrier"
+            ))
+            .map_err(sql("counting the queues"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(sql("counting the queues"))?;
+        for row in rows {
+            let (carrier, n) = row.map_err(sql("counting the queues"))?;
+            let s = st.stat(&CarrierId::new(carrier));
+            let n = u64::try_from(n).unwrap_or(0);
+            if field == 0 {
+                s.queued = n;
+            } else {
+                s.retry_waiting = n;
+            }
+        }
+    }
+    let held: i64 = conn
+        .query_row("SELECT COUNT(*) FROM held_receipts", [], |r| r.get(0))
+        .map_err(sql("counting held receipts"))?;
+    st.held = u64::try_from(held).unwrap_or(0);
+    Ok((st, last_id))
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database, migrates its schema, recovers leased segments and starts the writer.
+    pub async fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        let cfg = config.clone();
+        let (conn, st, last_id) = tokio::task::spawn_blocking(move || {
+            let mut conn = open_connection(&cfg, true)?;
+            schema::migrate(&mut conn)?;
+            let (st, last_id) = recover(&mut conn)?;
+            Ok::<_, StoreError>((conn, st, last_id))
+        })
+        .await
+        .map_err(|e| StoreError::Engine {
+            engine: "sqlite",
+            context: "opening task",
+            source: Arc::new(e),
+        })??;
+
+        let (cursor_tx, _) = watch::channel(u64::try_from(st.next_cursor - 1).unwrap_or(0));
+        let shared = Arc::new(Shared {
+            stats: RwLock::new(st.stats.clone()),
+            resends: AtomicU64::new(st.resends),
+            unmatched: AtomicU64::new(0),
+            held: AtomicU64::new(st.held),
+            commits: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            cursor: cursor_tx,
+        });
+        let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
+        let writer = Writer {
+            conn,
+            ids: MessageIdGenerator::new(config.node_id, last_id),
+            st,
+            shared: shared.clone(),
+            held_ttl_ms: config.held_receipt_ttl_ms,
+            max_batch: config.max_batch.max(1),
+        };
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Engine {
+                engine: "sqlite",
+                context: "starting the writer thread",
+                source: Arc::new(e),
+            })?;
+        tracing::info!(path = %config.path.display(), "store opened");
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                tx,
+                config,
+                readers: Mutex::new(Vec::new()),
+                shared,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.config.path
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(make(tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.config, false)?,
+            };
+            let result = f(&conn);
+            let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < inner.config.readers {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Engine {
+            engine: "sqlite",
+            context: "reader task",
+            source: Arc::new(e),
+        })?
+    }
+}
+
+impl StoreEngine for SqliteStore {
+    async fn submit(&self, messages: Vec<NewMessage>) -> Vec<Result<Accepted, StoreError>> {
+        let n = messages.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        match self.call(|r| Op::Submit(messages, r)).await {
+            Ok(v) => v,
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    async fn claim(
+        &self,
+        carrier: &CarrierId,
+        max: usize,
+        now: UnixMs,
+    ) -> Result<Vec<Dispatch>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let carrier = carrier.clone();
+        self.call(|r| Op::Claim(carrier, max, now, r)).await
+    }
+
+    async fn record_outcome(
+        &self,
+        dispatch: DispatchKey,
+        outcome: Outcome,
+    ) -> Result<OutcomeApplied, StoreError> {
+        self.call(|r| Op::Outcome(dispatch, outcome, r)).await
+    }
+
+    async fn record_receipt(
+        &self,
+        carrier: &CarrierId,
+        carrier_message_id: &str,
+        receipt: Receipt,
+    ) -> Result<ReceiptMatch, StoreError> {
+        let carrier = carrier.clone();
+        let id = carrier_message_id.to_owned();
+        self.call(|r| Op::Receipt(carrier, id, receipt, r)).await
+    }
+
+    async fn record_outcomes(
+        &self,
+        outcomes: Vec<(DispatchKey, Outcome)>,
+    ) -> Vec<Result<OutcomeApplied, StoreError>> {
+        let n = outcomes.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        match self.call(|r| Op::Outcomes(outcomes, r)).await {
+            Ok(v) => v,
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    async fn record_receipts(
+        &self,
+        receipts: Vec<(CarrierId, String, Receipt)>,
+    ) -> Vec<Result<ReceiptMatch, StoreError>> {
+        let n = receipts.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        match self.call(|r| Op::Receipts(receipts, r)).await {
+            Ok(v) => v,
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    async fn record_mo(&self, mo: MoMessage) -> Result<(MessageId, u64), StoreError> {
+        self.call(|r| Op::Mo(mo, r)).await
+    }
+
+    async fn cancel(&self, id: MessageId) -> Result<CancelOutcome, StoreError> {
+        self.call(|r| Op::Cancel(id, r)).await
+    }
+
+    async fn expire(&self, now: UnixMs) -> Result<ExpireReport, StoreError> {
+        self.call(|r| Op::Expire(now, r)).await
+    }
+
+    async fn requeue_stale_leases(&self, leased_before: UnixMs) -> Result<u64, StoreError> {
+        self.call(|r| Op::RequeueStale(leased_before, r)).await
+    }
+
+    async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.read(move |c| read_message(c, MessageLookup::Id(id)))
+            .await
+    }
+
+    async fn get_by_client_ref(
+        &self,
+        client: &ClientId,
+        client_ref: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let client = client.clone();
+        let client_ref = client_ref.to_owned();
+        self.read(move |c| read_message(c, MessageLookup::ClientRef(&client, &client_ref)))
+            .await
+    }
+
+    async fn events_after(
+        &self,
+        after: u64,
+        kinds: &[EventKind],
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mask: i64 = if kinds.is_empty() {
+            i64::MAX
+        } else {
+            kinds.iter().fold(0, |m, k| m | (1 << k.code()))
+        };
+        self.read(move |c| read_events(c, after, mask, limit)).await
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.shared.cursor.subscribe()
+    }
+
+    fn queue_stats(&self) -> HashMap<CarrierId, QueueStats> {
+        self.inner
+            .shared
+            .stats
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn counters(&self) -> StoreCounters {
+        let s = &self.inner.shared;
+        StoreCounters {
+            resends: s.resends.load(Ordering::Relaxed),
+            unmatched_receipts: s.unmatched.load(Ordering::Relaxed),
+            held_receipts: s.held.load(Ordering::Relaxed),
+            commits: s.commits.load(Ordering::Relaxed),
+            write_requests: s.requests.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn close(&self) {
+        // An error means the writer already stopped.
+        let _ = self.inner.tx.send(Op::Shutdown).await;
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+/// Answers a request once the group's commit is known (`None`: committed).
+type Done = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+fn settle<T: Send + 'static>(
+    reply: Reply<T>,
+    result: Result<T, StoreError>,
+) -> (Option<StoreError>, Done) {
+    match result {
+        Ok(v) => (
+            None,
+            Box::new(move |commit_error: Option<&StoreError>| {
+                // The caller may have gone away; nothing to do then.
+                let _ = reply.send(match commit_error {
+                    None => Ok(v),
+                    Some(e) => Err(e.clone()),
+                });
+            }),
+        ),
+        Err(e) => (
+            Some(e.clone()),
+            Box::new(move |_: Option<&StoreError>| {
+                let _ = reply.send(Err(e));
+            }),
+        ),
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    ids: MessageIdGenerator,
+    st: WState,
+    shared: Arc<Shared>,
+    held_ttl_ms: i64,
+    max_batch: usize,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Op>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut weight = first.weight();
+            let mut batch = vec![first];
+            while weight < self.max_batch {
+                match rx.try_recv() {
+                    Ok(op) => {
+                        weight += op.weight();
+                        batch.push(op);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !self.run_batch(batch) {
+                break;
+            }
+        }
+        tracing::info!("store writer stopped");
+    }
+
+    /// Applies one group in one transaction; false when a shutdown was asked.
+    fn run_batch(&mut self, batch: Vec<Op>) -> bool {
+        let now = UnixMs::now();
+        let committed = self.st.clone();
+        let mut keep_running = true;
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            let err = sql("starting a transaction")(e);
+            for op in batch {
+                keep_running &= fail_op(op, &err);
+            }
+            return keep_running;
+        }
+        let mut done: Vec<Done> = Vec::with_capacity(batch.len());
+        let mut broken: Option<StoreError> = None;
+        for op in batch {
+            if let Some(err) = &broken {
+                keep_running &= fail_op(op, err);
+                continue;
+            }
+            if matches!(op, Op::Shutdown) {
+                keep_running = false;
+                continue;
+            }
+            // No savepoint per request (it would copy every touched page into a sub-journal): each request
+            // checks everything that can refuse it before it writes. A request that fails after writing (an
+            // I/O error, corrupt data) poisons the group, which is rolled back and answered with that error.
+            let changes = self.conn.total_changes();
+            let before = self.st.clone();
+            let (failed, d) = self.apply(op, now);
+            if let Some(e) = failed {
+                self.st = before;
+                if self.conn.total_changes() != changes {
+                    broken = Some(e);
+                }
+            }
+            done.push(d);
+        }
+        let n = done.len() as u64;
+        let commit_error = match broken {
+            Some(e) => Some(e),
+            None => self.exec("COMMIT").err(),
+        };
+        match &commit_error {
+            None => self.publish(),
+            Some(e) => {
+                tracing::error!(error = %e, "store transaction failed; rolling back the group");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.st = committed;
+            }
+        }
+        self.shared.requests.fetch_add(n, Ordering::Relaxed);
+        for d in done {
+            d(commit_error.as_ref());
+        }
+        keep_running
+    }
+
+    fn exec(&self, stmt: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(stmt)
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+            .map_err(sql("transaction control"))
+    }
+
+    fn publish(&self) {
+        let s = &self.shared;
+        s.commits.fetch_add(1, Ordering::Relaxed);
+        *s.stats.write().unwrap_or_else(|p| p.into_inner()) = self.st.stats.clone();
+        s.resends.store(self.st.resends, Ordering::Relaxed);
+        s.unmatched.store(self.st.unmatched, Ordering::Relaxed);
+        s.held.store(self.st.held, Ordering::Relaxed);
+        let last = u64::try_from(self.st.next_cursor - 1).unwrap_or(0);
+        s.cursor.send_if_modified(|c| {
+            if *c != last {
+                *c = last;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    fn apply(&mut self, op: Op, now: UnixMs) -> (Option<StoreError>, Done) {
+        let mut cx = Cx {
+            conn: &self.conn,
+            st: &mut self.st,
+            ids: &mut self.ids,
+            now,
+            held_ttl_ms: self.held_ttl_ms,
+        };
+        match op {
+            Op::Submit(m, r) => settle(r, cx.submit(m)),
+            Op::Claim(c, max, at, r) => settle(r, cx.claim(&c, max, at)),
+            Op::Outcome(k, o, r) => settle(r, cx.outcome(k, o)),
+            Op::Receipt(c, id, rc, r) => settle(r, cx.receipt(&c, &id, rc)),
+            Op::Outcomes(items, r) => settle(r, cx.each(items, |cx, (k, o)| cx.outcome(k, o))),
+            Op::Receipts(items, r) => {
+                settle(r, cx.each(items, |cx, (c, id, rc)| cx.receipt(&c, &id, rc)))
+            }
+            Op::Mo(mo, r) => settle(r, cx.mo(mo)),
+            Op::Cancel(id, r) => settle(r, cx.cancel(id)),
+            Op::Expire(at, r) => settle(r, cx.expire(at)),
+            Op::RequeueStale(before, r) => settle(r, cx.requeue_stale(before)),
+            Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
+        }
+    }
+}
+
+/// Answers a request that never ran; false for a shutdown.
+fn fail_op(op: Op, e: &StoreError) -> bool {
+    let e = e.clone();
+    match op {
+        Op::Submit(_, r) => drop(r.send(Err(e))),
+        Op::Claim(_, _, _, r) => drop(r.send(Err(e))),
+        Op::Outcome(_, _, r) => drop(r.send(Err(e))),
+        Op::Receipt(_, _, _, r) => drop(r.send(Err(e))),
+        Op::Outcomes(_, r) => drop(r.send(Err(e))),
+        Op::Receipts(_, r) => drop(r.send(Err(e))),
+        Op::Mo(_, r) => drop(r.send(Err(e))),
+        Op::Cancel(_, r) => drop(r.send(Err(e))),
+        Op::Expire(_, r) => drop(r.send(Err(e))),
+        Op::RequeueStale(_, r) => drop(r.send(Err(e))),
+        Op::Shutdown => return false,
+    }
+    true
+}
+
+/// The columns of a message the write paths need.
+struct Head {
+    id: i64,
+    carrier: CarrierId,
+    prio_rank: i64,
+    valid_until: i64,
+    seg_count: u16,
+    state: MessageState,
+}
+
+/// A segment as the write paths see it.
+struct Seg {
+    idx: u16,
+    state: MessageState,
+    lease: Option<i64>,
+    retry_at: Option<i64>,
+    carrier_msg_id: Option<String>,
+}
+
+/// Fields of a segment to change along with its state, in the same UPDATE.
+#[derive(Default)]
+struct SegUpdate<'a> {
+    release_lease: bool,
+    carrier_msg_id: Option<&'a str>,
+    last_error: Option<&'a str>,
+    retry_at: Option<i64>,
+    count_resend: bool,
+    status: Option<&'a CarrierStatus>,
+}
+
+/// One request's view of the open transaction.
+struct Cx<'a> {
+    conn: &'a Connection,
+    st: &'a mut WState,
+    ids: &'a mut MessageIdGenerator,
+    now: UnixMs,
+    held_ttl_ms: i64,
+}
+
+fn validate(m: &NewMessage) -> Result<(), StoreError> {
+    let bad = |field, reason: &str| {
+        Err(StoreError::InvalidMessage {
+            field,
+            reason: reason.to_owned(),
+        })
+    };
+    if m.segments.is_empty() {
+        return bad("segments", "at least one segment is needed");
+    }
+    if m.segments.len() > 255 {
+        return bad("segments", "at most 255 segments");
+    }
+    if m.to.is_empty() {
+        return bad("to", "empty destination");
+    }
+    if m.carrier.as_str().is_empty() {
+        return bad("carrier", "no carrier chosen");
+    }
+    if m.client_ref.as_deref() == Some("") {
+        return bad("client_ref", "empty idempotency key (omit it instead)");
+    }
+    Ok(())
+}
+
+impl Cx<'_> {
+    /// Applies `f` to each item: an item refused before it wrote anything gets its own error; one that fails
+    /// after writing fails the whole request (and so the group).
+    fn each<I, T>(
+        &mut self,
+        items: Vec<I>,
+        mut f: impl FnMut(&mut Self, I) -> Result<T, StoreError>,
+    ) -> Result<Vec<Result<T, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let changes = self.conn.total_changes();
+            let before = self.st.clone();
+            match f(self, item) {
+                Ok(v) => out.push(Ok(v)),
+                Err(e) if self.conn.total_changes() == changes => {
+                    *self.st = before;
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn event(
+        &mut self,
+        msg: i64,
+        old: Option<MessageState>,
+        new: MessageState,
+        segment: Option<u16>,
+    ) -> Result<(), StoreError> {
+        let cursor = self.st.next_cursor;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (cursor, time, msg_id, kind, old_state, new_state, segment)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    cursor,
+                    self.now.0,
+                    msg,
+                    old.map(|o| o.code()),
+                    new.code(),
+                    segment
+                ])
+            })
+            .map_err(sql("writing an event"))?;
+        self.st.next_cursor += 1;
+        Ok(())
+    }
+
+    fn head(&self, id: i64) -> Result<Option<Head>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT carrier, priority, valid_until, seg_count, state FROM messages WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(sql("reading a message"))?;
+        let Some((carrier, prio, valid_until, seg_count, state)) = row else {
+            return Ok(None);
+        };
+        let priority = Priority::from_code(prio)
+            .ok_or_else(|| corrupt("messages.priority", format!("unknown priority {prio}")))?;
+        Ok(Some(Head {
+            id,
+            carrier: CarrierId::new(carrier),
+            prio_rank: prio_rank(priority),
+            valid_until,
+            seg_count: u16_of(seg_count, "messages.seg_count")?,
+            state: state_of(state, "messages.state")?,
+        }))
+    }
+
+    /// A message's head and one of its segments, in one read.
+    fn head_seg(&self, id: i64, idx: u16) -> Result<Option<(Head, Seg)>, StoreError> {
+        self.query_head_seg(
+            "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
+                    s.state, s.lease, s.retry_at, s.carrier_msg_id
+             FROM messages m JOIN segments s ON s.msg_id = m.id
+             WHERE m.id = ?1 AND s.idx = ?2",
+            params![id, idx],
+        )
+    }
+
+    /// The segment a (carrier, carrier message id) maps to, with its message's head, in one read.
+    fn head_seg_by_carrier_id(
+        &self,
+        carrier: &CarrierId,
+        carrier_msg_id: &str,
+    ) -> Result<Option<(Head, Seg)>, StoreError> {
+        self.query_head_seg(
+            "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
+                    s.state, s.lease, s.retry_at, s.carrier_msg_id
+             FROM carrier_ids c
+             JOIN messages m ON m.id = c.msg_id
+             JOIN segments s ON s.msg_id = c.msg_id AND s.idx = c.idx
+             WHERE c.carrier = ?1 AND c.carrier_msg_id = ?2",
+            params![carrier.as_str(), carrier_msg_id],
+        )
+    }
+
+    fn query_head_seg(
+        &self,
+        query: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Option<(Head, Seg)>, StoreError> {
+        type Row = (
+            i64,
+            i64,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let row: Option<Row> = self
+            .conn
+            .prepare_cached(query)
+            .and_then(|mut s| {
+                s.query_row(args, |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(sql("reading a segment"))?;
+        let Some((
+            id,
+            idx,
+            carrier,
+            prio,
+            valid_until,
+            seg_count,
+            mstate,
+            sstate,
+            lease,
+            retry_at,
+            cid,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let priority = Priority::from_code(prio)
+            .ok_or_else(|| corrupt("messages.priority", format!("unknown priority {prio}")))?;
+        Ok(Some((
+            Head {
+                id,
+                carrier: CarrierId::new(carrier),
+                prio_rank: prio_rank(priority),
+                valid_until,
+                seg_count: u16_of(seg_count, "messages.seg_count")?,
+                state: state_of(mstate, "messages.state")?,
+            },
+            Seg {
+                idx: u16_of(idx, "segments.idx")?,
+                state: state_of(sstate, "segments.state")?,
+                lease,
+                retry_at,
+                carrier_msg_id: cid,
+            },
+        )))
+    }
+
+    fn segments(&self, msg: i64) -> Result<Vec<Seg>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, state, lease, retry_at, carrier_msg_id FROM segments
+                 WHERE msg_id = ?1 ORDER BY idx",
+            )
+            .map_err(sql("reading segments"))?;
+        let rows = stmt
+            .query_map([msg], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(sql("reading segments"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, state, lease, retry_at, carrier_msg_id) =
+                row.map_err(sql("reading segments"))?;
+            out.push(Seg {
+                idx: u16_of(idx, "segments.idx")?,
+                state: state_of(state, "segments.state")?,
+                lease,
+                retry_at,
+                carrier_msg_id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Moves a segment to `new`, derives the message's state, and writes the events of both.
+    fn set_segment(
+        &mut self,
+        head: &mut Head,
+        idx: u16,
+        old: MessageState,
+        new: MessageState,
+    ) -> Result<(), StoreError> {
+        if old == new {
+            return Ok(());
+        }
+        self.update_segment(head, idx, old, new, &SegUpdate::default())
+    }
+
+    /// One UPDATE of a segment: its state (when `old != new`) and the other fields of `upd`; then, when the
+    /// state changed, the message's derived state and the events.
+    fn update_segment(
+        &mut self,
+        head: &mut Head,
+        idx: u16,
+        old: MessageState,
+        new: MessageState,
+        upd: &SegUpdate<'_>,
+    ) -> Result<(), StoreError> {
+        let now = self.now.0;
+        let changed = old != new;
+        let submitted_at = (changed && new == MessageState::Submitted).then_some(now);
+        let final_at = (changed && new.is_final()).then_some(now);
+        let status = upd.status;
+        self.conn
+            .prepare_cached(
+                "UPDATE segments SET state = ?3,
+                   submitted_at = COALESCE(submitted_at, ?4),
+                   final_at = COALESCE(?5, final_at),
+                   lease = CASE WHEN ?6 THEN NULL ELSE lease END,
+                   carrier_msg_id = COALESCE(?7, carrier_msg_id),
+                   last_error = COALESCE(?8, last_error),
+                   retry_at = CASE WHEN ?9 IS NULL THEN retry_at ELSE ?9 END,
+                   resends = resends + ?10,
+                   unknown_outcome = CASE WHEN ?10 > 0 THEN 1 ELSE unknown_outcome END,
+                   stat = CASE WHEN ?11 THEN ?12 ELSE stat END,
+                   err = CASE WHEN ?11 THEN ?13 ELSE err END,
+                   network_error_code = CASE WHEN ?11 THEN ?14 ELSE network_error_code END,
+                   done_date = CASE WHEN ?11 THEN ?15 ELSE done_date END,
+                   receipt_raw = CASE WHEN ?11 THEN ?16 ELSE receipt_raw END
+                 WHERE msg_id = ?1 AND idx = ?2",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    head.id,
+                    idx,
+                    new.code(),
+                    submitted_at,
+                    final_at,
+                    upd.release_lease,
+                    upd.carrier_msg_id,
+                    upd.last_error,
+                    upd.retry_at,
+                    i64::from(upd.count_resend),
+                    status.is_some(),
+                    status.and_then(|s| s.stat.as_deref()),
+                    status.and_then(|s| s.err.as_deref()),
+                    status.and_then(|s| s.network_error_code.as_deref()),
+                    status.and_then(|s| s.done_date.as_deref()),
+                    status.and_then(|s| s.raw.as_deref()),
+                ])
+            })
+            .map_err(sql("updating a segment"))?;
+        if !changed {
+            return Ok(());
+        }
+        if head.seg_count > 1 {
+            self.event(head.id, Some(old), new, Some(idx))?;
+        }
+        let derived = if head.seg_count == 1 {
+            new
+        } else {
+            let states: Vec<MessageState> = self
+                .segments(head.id)?
+                .into_iter()
+                .map(|s| s.state)
+                .collect();
+            derive_message_state(&states)
+        };
+        if derived != head.state {
+            let m_submitted = (derived == MessageState::Submitted).then_some(now);
+            let m_final = derived.is_final().then_some(now);
+            self.conn
+                .prepare_cached(
+                    "UPDATE messages SET state = ?2, submitted_at = COALESCE(submitted_at, ?3),
+                       final_at = COALESCE(?4, final_at)
+                     WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![head.id, derived.code(), m_submitted, m_final]))
+                .map_err(sql("updating a message's state"))?;
+            self.event(head.id, Some(head.state), derived, None)?;
+            head.state = derived;
+        }
+        Ok(())
+    }
+
+    /// Takes a waiting (not leased) segment out of `queue` or `retry`.
+    fn dequeue(&mut self, head: &Head, seg: &Seg) -> Result<(), StoreError> {
+        if let Some(at) = seg.retry_at {
+            let n = self
+                .conn
+                .prepare_cached(
+                    "DELETE FROM retry WHERE carrier = ?1 AND not_before = ?2 AND msg_id = ?3 AND idx = ?4",
+                )
+                .and_then(|mut s| s.execute(params![head.carrier.as_str(), at, head.id, seg.idx]))
+                .map_err(sql("removing a segment from the retry queue"))?;
+            self.conn
+                .prepare_cached(
+                    "UPDATE segments SET retry_at = NULL WHERE msg_id = ?1 AND idx = ?2",
+                )
+                .and_then(|mut s| s.execute(params![head.id, seg.idx]))
+                .map_err(sql("clearing a retry time"))?;
+            if n > 0 {
+                let s = self.st.stat(&head.carrier);
+                s.retry_waiting = s.retry_waiting.saturating_sub(1);
+            }
+        } else {
+            let n = self
+                .conn
+                .prepare_cached(
+                    "DELETE FROM queue WHERE carrier = ?1 AND prio_rank = ?2 AND msg_id = ?3 AND idx = ?4",
+                )
+                .and_then(|mut s| s.execute(params![head.carrier.as_str(), head.prio_rank, head.id, seg.idx]))
+                .map_err(sql("removing a segment from the queue"))?;
+            if n > 0 {
+                let s = self.st.stat(&head.carrier);
+                s.queued = s.queued.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, head: &Head, idx: u16) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO queue (carrier, prio_rank, msg_id, idx) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![head.carrier.as_str(), head.prio_rank, head.id, idx]))
+            .map_err(sql("queueing a segment"))?;
+        self.st.stat(&head.carrier).queued += 1;
+        Ok(())
+    }
+
+    fn submit(
+        &mut self,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<Result<Accepted, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            if let Err(e) = validate(&m) {
+                out.push(Err(e));
+                continue;
+            }
+            if let Some(client_ref) = &m.client_ref {
+                let found = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, state FROM messages WHERE client = ?1 AND client_ref = ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![m.client.as_str(), client_ref], |r| {
+                            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                        })
+                        .optional()
+                    })
+                    .map_err(sql("looking up an idempotency key"))?;
+                if let Some((id, state)) = found {
+                    out.push(Ok(Accepted {
+                        id: id_of(id)?,
+                        duplicate: true,
+                        state: state_of(state, "messages.state")?,
+                    }));
+                    continue;
+                }
+            }
+            let tags = if m.tags.is_empty() {
+                None
+            } else {
+                match serde_json::to_string(&m.tags) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        out.push(Err(StoreError::InvalidMessage {
+                            field: "tags",
+                            reason: e.to_string(),
+                        }));
+                        continue;
+                    }
+                }
+            };
+            let id = self.ids.next_at(self.now);
+            let idn = id.as_i64();
+            let (body_kind, body, data_coding): (i64, &[u8], Option<u8>) = match &m.body {
+                Body::Text(t) => (0, t.as_bytes(), None),
+                Body::Binary { data, data_coding } => (1, data.as_slice(), Some(*data_coding)),
+            };
+            let seg_count = m.segments.len() as i64;
+            let queued = MessageState::Queued.code();
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO messages (id, client, client_ref, to_addr, from_addr, body_kind, body,
+                       data_coding, encoding, carrier, priority, want_receipt, valid_until, tags, seg_count,
+                       state, accepted_at, queued_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        idn,
+                        m.client.as_str(),
+                        m.client_ref,
+                        m.to,
+                        m.from,
+                        body_kind,
+                        body,
+                        data_coding,
+                        m.encoding,
+                        m.carrier.as_str(),
+                        m.priority.code(),
+                        m.want_receipt,
+                        m.valid_until.0,
+                        tags,
+                        seg_count,
+                        queued,
+                        self.now.0
+                    ])
+                })
+                .map_err(sql("inserting a message"))?;
+            let rank = prio_rank(m.priority);
+            {
+                let mut seg_stmt = self
+                    .conn
+                    .prepare_cached("INSERT INTO segments (msg_id, idx, payload, state) VALUES (?1, ?2, ?3, ?4)")
+                    .map_err(sql("inserting segments"))?;
+                let mut q_stmt = self
+                    .conn
+                    .prepare_cached("INSERT INTO queue (carrier, prio_rank, msg_id, idx) VALUES (?1, ?2, ?3, ?4)")
+                    .map_err(sql("queueing segments"))?;
+                for (i, payload) in m.segments.iter().enumerate() {
+                    seg_stmt
+                        .execute(params![idn, i as i64, payload, queued])
+                        .map_err(sql("inserting segments"))?;
+                    q_stmt
+                        .execute(params![m.carrier.as_str(), rank, idn, i as i64])
+                        .map_err(sql("queueing segments"))?;
+                }
+            }
+            self.st.stat(&m.carrier).queued += m.segments.len() as u64;
+            self.event(idn, None, MessageState::Accepted, None)?;
+            self.event(
+                idn,
+                Some(MessageState::Accepted),
+                MessageState::Queued,
+                None,
+            )?;
+            out.push(Ok(Accepted {
+                id,
+                duplicate: false,
+                state: MessageState::Queued,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Moves due retries of `carrier` back into the queue (bounded per call).
+    fn promote_retries(&mut self, carrier: &CarrierId, now: UnixMs) -> Result<(), StoreError> {
+        let due: Vec<(i64, i64, i64, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT not_before, msg_id, idx, prio_rank FROM retry
+                     WHERE carrier = ?1 AND not_before <= ?2 ORDER BY not_before LIMIT 4096",
+                )
+                .map_err(sql("reading due retries"))?;
+            let rows = stmt
+                .query_map(params![carrier.as_str(), now.0], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(sql("reading due retries"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql("reading due retries"))?
+        };
+        for (at, msg, idx, rank) in due {
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM retry WHERE carrier = ?1 AND not_before = ?2 AND msg_id = ?3 AND idx = ?4",
+                )
+                .and_then(|mut s| s.execute(params![carrier.as_str(), at, msg, idx]))
+                .map_err(sql("promoting a retry"))?;
+            self.conn
+                .prepare_cached("INSERT OR IGNORE INTO queue (carrier, prio_rank, msg_id, idx) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut s| s.execute(params![carrier.as_str(), rank, msg, idx]))
+                .map_err(sql("promoting a retry"))?;
+            self.conn
+                .prepare_cached(
+                    "UPDATE segments SET retry_at = NULL WHERE msg_id = ?1 AND idx = ?2",
+                )
+                .and_then(|mut s| s.execute(params![msg, idx]))
+                .map_err(sql("promoting a retry"))?;
+            let s = self.st.stat(carrier);
+            s.retry_waiting = s.retry_waiting.saturating_sub(1);
+            s.queued += 1;
+        }
+        Ok(())
+    }
+
+    fn claim(
+        &mut self,
+        carrier: &CarrierId,
+        max: usize,
+        now: UnixMs,
+    ) -> Result<Vec<Dispatch>, StoreError> {
+        self.promote_retries(carrier, now)?;
+        let mut out = Vec::with_capacity(max.min(4096));
+        // Each extra round only happens when expired segments were dropped from the front.
+        for _round in 0..16 {
+            let want = max - out.len();
+            if want == 0 {
+                break;
+            }
+            type Row = (
+                i64,
+                i64,
+                i64,
+                String,
+                String,
+                String,
+                Option<i64>,
+                i64,
+                bool,
+                i64,
+                i64,
+                Vec<u8>,
+                i64,
+                bool,
+                i64,
+            );
+            let rows: Vec<Row> = {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT q.prio_rank, q.msg_id, q.idx, m.to_addr, m.from_addr, m.encoding, m.data_coding,
+                                m.priority, m.want_receipt, m.valid_until, m.seg_count, s.payload, s.attempts,
+                                s.unknown_outcome, m.state
+                         FROM queue q
+                         JOIN messages m ON m.id = q.msg_id
+                         JOIN segments s ON s.msg_id = q.msg_id AND s.idx = q.idx
+                         WHERE q.carrier = ?1
+                         ORDER BY q.prio_rank, q.msg_id, q.idx
+                         LIMIT ?2",
+                    )
+                    .map_err(sql("claiming"))?;
+                let rows = stmt
+                    .query_map(params![carrier.as_str(), want as i64], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
+                            r.get(11)?,
+                            r.get(12)?,
+                            r.get(13)?,
+                            r.get(14)?,
+                        ))
+                    })
+                    .map_err(sql("claiming"))?;
+                rows.collect::<Result<_, _>>().map_err(sql("claiming"))?
+            };
+            let got = rows.len();
+            let mut expired = 0;
+            for (
+                rank,
+                msg,
+                idx,
+                to,
+                from,
+                encoding,
+                dc,
+                prio,
+                want_receipt,
+                valid_until,
+                seg_count,
+                payload,
+                attempts,
+                unknown,
+                mstate,
+            ) in rows
+            {
+                let idx16 = u16_of(idx, "queue.idx")?;
+                let mut head = Head {
+                    id: msg,
+                    carrier: carrier.clone(),
+                    prio_rank: rank,
+                    valid_until,
+                    seg_count: u16_of(seg_count, "messages.seg_count")?,
+                    state: state_of(mstate, "messages.state")?,
+                };
+                self.dequeue(
+                    &head,
+                    &Seg {
+                        idx: idx16,
+                        state: MessageState::Queued,
+                        lease: None,
+                        retry_at: None,
+                        carrier_msg_id: None,
+                    },
+                )?;
+                if valid_until <= now.0 {
+                    // Never sent after its validity.
+                    if let Some(h) = self.head(msg)? {
+                        head = h;
+                    }
+                    self.set_segment(
+                        &mut head,
+                        idx16,
+                        MessageState::Queued,
+                        MessageState::Expired,
+                    )?;
+                    expired += 1;
+                    continue;
+                }
+                let lease = self.st.next_lease;
+                self.st.next_lease += 1;
+                self.conn
+                    .prepare_cached(
+                        "UPDATE segments SET lease = ?3, leased_at = ?4, attempts = attempts + 1,
+                           unknown_outcome = 0
+                         WHERE msg_id = ?1 AND idx = ?2",
+                    )
+                    .and_then(|mut s| s.execute(params![msg, idx, lease as i64, now.0]))
+                    .map_err(sql("leasing a segment"))?;
+                self.st.stat(carrier).in_flight += 1;
+                out.push(Dispatch {
+                    message_id: id_of(msg)?,
+                    segment: idx16,
+                    segment_count: head.seg_count,
+                    lease: LeaseId(lease),
+                    carrier: carrier.clone(),
+                    to,
+                    from,
+                    payload,
+                    encoding,
+                    data_coding: dc.and_then(|v| u8::try_from(v).ok()),
+                    priority: Priority::from_code(prio).ok_or_else(|| {
+                        corrupt("messages.priority", format!("unknown priority {prio}"))
+                    })?,
+                    want_receipt,
+                    valid_until: UnixMs(valid_until),
+                    attempt: u32_of(attempts, "segments.attempts")?.saturating_add(1),
+                    resend: unknown,
+                });
+            }
+            if got < want || expired == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn outcome(
+        &mut self,
+        key: DispatchKey,
+        outcome: Outcome,
+    ) -> Result<OutcomeApplied, StoreError> {
+        let msg = key.message_id.as_i64();
+        let (mut head, seg) = self
+            .head_seg(msg, key.segment)?
+            .ok_or(StoreError::NotFound(key.message_id))?;
+        let lease = i64::try_from(key.lease.0).ok();
+        if seg.lease.is_none() || seg.lease != lease {
+            return Err(StoreError::StaleLease {
+                message_id: key.message_id,
+                segment: key.segment,
+                lease: key.lease.0,
+            });
+        }
+        {
+            let s = self.st.stat(&head.carrier);
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+        // A segment can be final while leased: a receipt for an earlier send came during a resend. Then the
+        // outcome only releases the lease (and maps the carrier id); the state stays.
+        let live = !seg.state.is_final();
+        let mut held_applied = false;
+        let mut seg_state = seg.state;
+        match outcome {
+            Outcome::Submitted { carrier_message_id } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO carrier_ids (carrier, carrier_msg_id, msg_id, idx)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            head.carrier.as_str(),
+                            carrier_message_id,
+                            msg,
+                            key.segment
+                        ])
+                    })
+                    .map_err(sql("mapping a carrier message id"))?;
+                if live {
+                    seg_state = MessageState::Submitted;
+                }
+                let upd = SegUpdate {
+                    release_lease: true,
+                    carrier_msg_id: Some(&carrier_message_id),
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
+                // Most of the time nothing is held: skip the lookup.
+                let held = if self.st.held > 0 {
+                    self.take_held(&head.carrier, &carrier_message_id)?
+                } else {
+                    None
+                };
+                if let Some(receipt) = held {
+                    let seg_now = Seg {
+                        idx: key.segment,
+                        state: seg_state,
+                        lease: None,
+                        retry_at: None,
+                        carrier_msg_id: Some(carrier_message_id),
+                    };
+                    seg_state = self.apply_receipt(&mut head, &seg_now, &receipt)?;
+                    held_applied = true;
+                }
+            }
+            Outcome::Transient { retry_at, reason } => {
+                let mut upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    ..SegUpdate::default()
+                };
+                if live && retry_at.0 >= head.valid_until {
+                    seg_state = MessageState::Expired;
+                } else if live {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO retry (carrier, not_before, msg_id, idx, prio_rank)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                head.carrier.as_str(),
+                                retry_at.0,
+                                msg,
+                                key.segment,
+                                head.prio_rank
+                            ])
+                        })
+                        .map_err(sql("scheduling a retry"))?;
+                    upd.retry_at = Some(retry_at.0);
+                    self.st.stat(&head.carrier).retry_waiting += 1;
+                }
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
+            }
+            Outcome::Permanent { status, reason } => {
+                if live {
+                    seg_state = match status {
+                        PermanentStatus::Rejected => MessageState::Rejected,
+                        PermanentStatus::Failed => MessageState::Failed,
+                    };
+                }
+                let upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
+            }
+            Outcome::Unknown { reason } => {
+                let upd = SegUpdate {
+                    release_lease: true,
+                    last_error: Some(&reason),
+                    count_resend: live,
+                    ..SegUpdate::default()
+                };
+                self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
+                if live {
+                    self.st.resends += 1;
+                    self.enqueue(&head, key.segment)?;
+                }
+            }
+        }
+        Ok(OutcomeApplied {
+            segment_state: seg_state,
+            message_state: head.state,
+            held_receipt_applied: held_applied,
+        })
+    }
+
+    fn take_held(
+        &mut self,
+        carrier: &CarrierId,
+        carrier_msg_id: &str,
+    ) -> Result<Option<Receipt>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT state, stat, err, network_error_code, done_date, raw, received_at FROM held_receipts
+                 WHERE carrier = ?1 AND carrier_msg_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![carrier.as_str(), carrier_msg_id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        CarrierStatus {
+                            stat: r.get(1)?,
+                            err: r.get(2)?,
+                            network_error_code: r.get(3)?,
+                            done_date: r.get(4)?,
+                            raw: r.get(5)?,
+                        },
+                        r.get::<_, i64>(6)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(sql("looking up a held receipt"))?;
+        let Some((state, status, received_at)) = row else {
+            return Ok(None);
+        };
+        self.conn
+            .prepare_cached("DELETE FROM held_receipts WHERE carrier = ?1 AND carrier_msg_id = ?2")
+            .and_then(|mut s| s.execute(params![carrier.as_str(), carrier_msg_id]))
+            .map_err(sql("removing a held receipt"))?;
+        self.st.held = self.st.held.saturating_sub(1);
+        Ok(Some(Receipt {
+            state: state_of(state, "held_receipts.state")?,
+            status,
+            received_at: UnixMs(received_at),
+        }))
+    }
+
+    /// Stores a receipt's fields on a segment and moves it to the receipt's final state. Returns the segment's
+    /// state after.
+    fn apply_receipt(
+        &mut self,
+        head: &mut Head,
+        seg: &Seg,
+        receipt: &Receipt,
+    ) -> Result<MessageState, StoreError> {
+        // A non-final receipt (e.g. ENROUTE) records the status only; a final state is never changed.
+        let new = if receipt.state.is_final() && !seg.state.is_final() {
+            receipt.state
+        } else {
+            seg.state
+        };
+        if new != seg.state && seg.state == MessageState::Queued && seg.lease.is_none() {
+            // It was requeued after an unknown outcome, but the carrier had it: don't send it again.
+            self.dequeue(head, seg)?;
+        }
+        let upd = SegUpdate {
+            status: Some(&receipt.status),
+            ..SegUpdate::default()
+        };
+        self.update_segment(head, seg.idx, seg.state, new, &upd)?;
+        Ok(new)
+    }
+
+    fn receipt(
+        &mut self,
+        carrier: &CarrierId,
+        carrier_msg_id: &str,
+        receipt: Receipt,
+    ) -> Result<ReceiptMatch, StoreError> {
+        if let Some((mut head, seg)) = self.head_seg_by_carrier_id(carrier, carrier_msg_id)? {
+            let id = id_of(head.id)?;
+            self.apply_receipt(&mut head, &seg, &receipt)?;
+            return Ok(ReceiptMatch::Matched {
+                message_id: id,
+                segment: seg.idx,
+            });
+        }
+        let existed = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM held_receipts WHERE carrier = ?1 AND carrier_msg_id = ?2",
+            )
+            .and_then(|mut s| s.exists(params![carrier.as_str(), carrier_msg_id]))
+            .map_err(sql("holding a receipt"))?;
+        let st = &receipt.status;
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO held_receipts (carrier, carrier_msg_id, received_at, expires_at, state,
+                   stat, err, network_error_code, done_date, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    carrier.as_str(),
+                    carrier_msg_id,
+                    receipt.received_at.0,
+                    self.now.0.saturating_add(self.held_ttl_ms),
+                    receipt.state.code(),
+                    st.stat,
+                    st.err,
+                    st.network_error_code,
+                    st.done_date,
+                    st.raw
+                ])
+            })
+            .map_err(sql("holding a receipt"))?;
+        if !existed {
+            self.st.held += 1;
+        }
+        self.st.unmatched += 1;
+        Ok(ReceiptMatch::Unmatched)
+    }
+
+    fn mo(&mut self, mo: MoMessage) -> Result<(MessageId, u64), StoreError> {
+        let id = self.ids.next_at(self.now);
+        let cursor = self.st.next_cursor;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (cursor, time, msg_id, kind, mo_from, mo_to, mo_text, mo_carrier,
+                   mo_received_at, concat_ref, concat_total, concat_seq)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    cursor,
+                    self.now.0,
+                    id.as_i64(),
+                    mo.from,
+                    mo.to,
+                    mo.text,
+                    mo.carrier.as_str(),
+                    mo.received_at.0,
+                    mo.concat.map(|c| c.reference),
+                    mo.concat.map(|c| c.total),
+                    mo.concat.map(|c| c.seq)
+                ])
+            })
+            .map_err(sql("storing an MO"))?;
+        self.st.next_cursor += 1;
+        Ok((id, u64::try_from(cursor).unwrap_or(0)))
+    }
+
+    fn cancel(&mut self, id: MessageId) -> Result<CancelOutcome, StoreError> {
+        let msg = id.as_i64();
+        let mut head = self.head(msg)?.ok_or(StoreError::NotFound(id))?;
+        if head.state.is_final() {
+            return Ok(CancelOutcome::AlreadyFinal(head.state));
+        }
+        let segs = self.segments(msg)?;
+        let sent = segs
+            .iter()
+            .any(|s| s.lease.is_some() || s.carrier_msg_id.is_some());
+        let mut cancelled = 0u16;
+        for s in &segs {
+            if s.state == MessageState::Queued && s.lease.is_none() {
+                self.dequeue(&head, s)?;
+                self.set_segment(&mut head, s.idx, s.state, MessageState::Cancelled)?;
+                cancelled += 1;
+            }
+        }
+        if !sent {
+            return Ok(CancelOutcome::Cancelled);
+        }
+        Ok(CancelOutcome::AlreadySubmitted {
+            carrier: head.carrier.clone(),
+            carrier_message_ids: segs
+                .iter()
+                .filter_map(|s| s.carrier_msg_id.clone().map(|c| (s.idx, c)))
+                .collect(),
+            in_flight: segs.iter().filter(|s| s.lease.is_some()).count() as u16,
+            cancelled_segments: cancelled,
+        })
+    }
+
+    /// Leases taken before `before` and still unanswered: their outcome is unknown, so they go back to the
+    /// queue as resends (like the leases found at open).
+    fn requeue_stale(&mut self, before: UnixMs) -> Result<u64, StoreError> {
+        let stale: Vec<(i64, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT msg_id, idx FROM segments
+                     WHERE lease IS NOT NULL AND (leased_at IS NULL OR leased_at < ?1)",
+                )
+                .map_err(sql("finding stale leases"))?;
+            let rows = stmt
+                .query_map([before.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql("finding stale leases"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql("finding stale leases"))?
+        };
+        let mut n = 0;
+        for (msg, idx) in stale {
+            let idx = u16_of(idx, "segments.idx")?;
+            let Some((mut head, seg)) = self.head_seg(msg, idx)? else {
+                continue;
+            };
+            let live = !seg.state.is_final();
+            let upd = SegUpdate {
+                release_lease: true,
+                last_error: Some("lease expired without an outcome"),
+                count_resend: live,
+                ..SegUpdate::default()
+            };
+            self.update_segment(&mut head, idx, seg.state, seg.state, &upd)?;
+            let s = self.st.stat(&head.carrier);
+            s.in_flight = s.in_flight.saturating_sub(1);
+            if live {
+                self.st.resends += 1;
+                self.enqueue(&head, idx)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            tracing::warn!(
+                segments = n,
+                "leases expired without an outcome: requeued as resends"
+            );
+        }
+        Ok(n)
+    }
+
+    fn expire(&mut self, now: UnixMs) -> Result<ExpireReport, StoreError> {
+        let mut report = ExpireReport::default();
+        let ids: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE state = 1 AND valid_until <= ?1 LIMIT 10000",
+                )
+                .map_err(sql("finding expired messages"))?;
+            let rows = stmt
+                .query_map([now.0], |r| r.get(0))
+                .map_err(sql("finding expired messages"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql("finding expired messages"))?
+        };
+        for msg in ids {
+            let Some(mut head) = self.head(msg)? else {
+                continue;
+            };
+            let mut any = false;
+            for s in self.segments(msg)? {
+                if s.state == MessageState::Queued && s.lease.is_none() {
+                    self.dequeue(&head, &s)?;
+                    self.set_segment(&mut head, s.idx, s.state, MessageState::Expired)?;
+                    report.segments += 1;
+                    any = true;
+                }
+            }
+            if any {
+                report.messages += 1;
+            }
+        }
+        let dropped = self
+            .conn
+            .prepare_cached("DELETE FROM held_receipts WHERE expires_at <= ?1")
+            .and_then(|mut s| s.execute([now.0]))
+            .map_err(sql("dropping old held receipts"))?;
+        self.st.held = self.st.held.saturating_sub(dropped as u64);
+        report.held_receipts_dropped = dropped as u64;
+        Ok(report)
+    }
+}
+
+enum MessageLookup<'a> {
+    Id(MessageId),
+    ClientRef(&'a ClientId, &'a str),
+}
+
+fn read_message(
+    conn: &Connection,
+    lookup: MessageLookup<'_>,
+) -> Result<Option<Message>, StoreError> {
+    const COLS: &str = "id, client, client_ref, to_addr, from_addr, body_kind, body, data_coding, encoding, carrier,
+        priority, want_receipt, valid_until, tags, state, accepted_at, queued_at, submitted_at, final_at";
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        String,
+        String,
+        i64,
+        Vec<u8>,
+        Option<i64>,
+        String,
+        String,
+        i64,
+        bool,
+        i64,
+        Option<String>,
+        i64,
+        (i64, Option<i64>, Option<i64>, Option<i64>),
+    );
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
+            r.get(12)?,
+            r.get(13)?,
+            r.get(14)?,
+            (r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?),
+        ))
+    };
+    let row = match lookup {
+        MessageLookup::Id(id) => conn
+            .prepare_cached(&format!("SELECT {COLS} FROM messages WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id.as_i64()], map).optional()),
+        MessageLookup::ClientRef(client, client_ref) => conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM messages WHERE client = ?1 AND client_ref = ?2"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![client.as_str(), client_ref], map)
+                    .optional()
+            }),
+    }
+    .map_err(sql("reading a message"))?;
+    let Some((
+        id,
+        client,
+        client_ref,
+        to,
+        from,
+        body_kind,
+        body,
+        data_coding,
+        encoding,
+        carrier,
+        priority,
+        want_receipt,
+        valid_until,
+        tags,
+        state,
+        (accepted_at, queued_at, submitted_at, final_at),
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let body = match body_kind {
+        0 => Body::Text(
+            String::from_utf8(body)
+                .map_err(|e| corrupt("messages.body", format!("text is not UTF-8: {e}")))?,
+        ),
+        1 => Body::Binary {
+            data: body,
+            data_coding: data_coding
+                .and_then(|v| u8::try_from(v).ok())
+                .ok_or_else(|| corrupt("messages.data_coding", "missing or out of range"))?,
+        },
+        k => {
+            return Err(corrupt(
+                "messages.body_kind",
+                format!("unknown body kind {k}"),
+            ));
+        }
+    };
+    let tags: BTreeMap<String, String> = match tags {
+        None => BTreeMap::new(),
+        Some(t) => serde_json::from_str(&t).map_err(|e| corrupt("messages.tags", e.to_string()))?,
+    };
+
+    let mut segments = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT idx, state, carrier_msg_id, attempts, resends, lease, retry_at, submitted_at, final_at,
+                        last_error, stat, err, network_error_code, done_date, receipt_raw
+                 FROM segments WHERE msg_id = ?1 ORDER BY idx",
+            )
+            .map_err(sql("reading segments"))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                    ),
+                    CarrierStatus {
+                        stat: r.get(10)?,
+                        err: r.get(11)?,
+                        network_error_code: r.get(12)?,
+                        done_date: r.get(13)?,
+                        raw: r.get(14)?,
+                    },
+                ))
+            })
+            .map_err(sql("reading segments"))?;
+        for row in rows {
+            let (
+                (idx, st, cid, attempts, resends, lease, retry_at, sub_at, fin_at, last_error),
+                status,
+            ) = row.map_err(sql("reading segments"))?;
+            let has_status = status != CarrierStatus::default();
+            segments.push(SegmentInfo {
+                index: u16_of(idx, "segments.idx")?,
+                state: state_of(st, "segments.state")?,
+                carrier_message_id: cid,
+                attempts: u32_of(attempts, "segments.attempts")?,
+                resends: u32_of(resends, "segments.resends")?,
+                in_flight: lease.is_some(),
+                retry_at: retry_at.map(UnixMs),
+                submitted_at: sub_at.map(UnixMs),
+                final_at: fin_at.map(UnixMs),
+                last_error,
+                carrier_status: has_status.then_some(status),
+            });
+        }
+    }
+    Ok(Some(Message {
+        id: id_of(id)?,
+        client: ClientId::new(client),
+        client_ref,
+        to,
+        from,
+        body,
+        encoding,
+        carrier: CarrierId::new(carrier),
+        priority: Priority::from_code(priority)
+            .ok_or_else(|| corrupt("messages.priority", format!("unknown priority {priority}")))?,
+        want_receipt,
+        valid_until: UnixMs(valid_until),
+        tags,
+        state: state_of(state, "messages.state")?,
+        segments,
+        accepted_at: UnixMs(accepted_at),
+        queued_at: queued_at.map(UnixMs),
+        submitted_at: submitted_at.map(UnixMs),
+        final_at: final_at.map(UnixMs),
+    }))
+}
+
+fn read_events(
+    conn: &Connection,
+    after: u64,
+    mask: i64,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT cursor, time, msg_id, kind, old_state, new_state, segment, mo_from, mo_to, mo_text,
+                    mo_carrier, mo_received_at, concat_ref, concat_total, concat_seq
+             FROM events WHERE cursor > ?1 AND ((?2 >> kind) & 1) = 1 ORDER BY cursor LIMIT ?3",
+        )
+        .map_err(sql("reading events"))?;
+    let rows = stmt
+        .query_map(params![after, mask, limit], |r| {
+            Ok((
+                (
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<i64>>(6)?,
+                ),
+                (
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                    r.get::<_, Option<i64>>(11)?,
+                    r.get::<_, Option<i64>>(12)?,
+                    r.get::<_, Option<i64>>(13)?,
+                    r.get::<_, Option<i64>>(14)?,
+                ),
+            ))
+        })
+        .map_err(sql("reading events"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (
+            (cursor, time, msg, kind, old, new, segment),
+            (from, to, text, carrier, rx_at, cref, ctotal, cseq),
+        ) = row.map_err(sql("reading events"))?;
+        let data = match kind {
+            0 => EventData::StateChange {
+                old: old.map(|o| state_of(o, "events.old_state")).transpose()?,
+                new: state_of(
+                    new.ok_or_else(|| corrupt("events.new_state", "missing"))?,
+                    "events.new_state",
+                )?,
+                segment: segment.map(|s| u16_of(s, "events.segment")).transpose()?,
+            },
+            1 => {
+                let concat = match (cref, ctotal, cseq) {
+                    (Some(r), Some(t), Some(s)) => Some(ConcatInfo {
+                        reference: u16_of(r, "events.concat_ref")?,
+                        total: u8::try_from(t)
+                            .map_err(|_| corrupt("events.concat_total", t.to_string()))?,
+                        seq: u8::try_from(s)
+                            .map_err(|_| corrupt("events.concat_seq", s.to_string()))?,
+                    }),
+                    _ => None,
+                };
+                EventData::Mo(MoMessage {
+                    from: from.unwrap_or_default(),
+                    to: to.unwrap_or_default(),
+                    text: text.unwrap_or_default(),
+                    carrier: CarrierId::new(carrier.unwrap_or_default()),
+                    received_at: UnixMs(rx_at.unwrap_or(time)),
+                    concat,
+                })
+            }
+            k => return Err(corrupt("events.kind", format!("unknown kind {k}"))),
+        };
+        out.push(Event {
+            cursor: u64::try_from(cursor)
+                .map_err(|_| corrupt("events.cursor", cursor.to_string()))?,
+            time: UnixMs(time),
+            message_id: id_of(msg)?,
+            data,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1109 @@
+//! Unit tests of the SQLite engine, through the engine-agnostic [`Store`] interface.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::*;
+use crate::store::Store;
+
+const DAY: i64 = 86_400_000;
+
+fn carrier() -> CarrierId {
+    CarrierId::new("acme")
+}
+
+fn msg(client: &str, client_ref: Option<&str>, priority: Priority, segments: usize) -> NewMessage {
+    NewMessage {
+        client: ClientId::new(client),
+        client_ref: client_ref.map(str::to_owned),
+        to: "+15551230000".into(),
+        from: "Bridge".into(),
+        body: Body::Text("hello".into()),
+        segments: (0..segments).map(|i| vec![b'a' + i as u8; 10]).collect(),
+        encoding: "gsm7".into(),
+        carrier: carrier(),
+        priority,
+        want_receipt: true,
+        valid_until: UnixMs::now().plus_ms(DAY),
+        tags: BTreeMap::from([("campaign".to_owned(), "x".to_owned())]),
+    }
+}
+
+async fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open_sqlite(dir.path().join("store.db"))
+        .await
+        .expect("open store")
+}
+
+async fn submit_one(store: &Store, m: NewMessage) -> MessageId {
+    let mut r = store.submit(vec![m]).await;
+    r.pop().expect("one answer").expect("accepted").id
+}
+
+fn receipt(state: MessageState, stat: &str) -> Receipt {
+    Receipt {
+        state,
+        status: CarrierStatus {
+            stat: Some(stat.into()),
+            err: Some("000".into()),
+            network_error_code: Some(vec![3, 0, 0]),
+            done_date: Some("2601011200".into()),
+            raw: Some(format!("id:x sub:001 dlvrd:001 stat:{stat} err:000")),
+        },
+        received_at: UnixMs::now(),
+    }
+}
+
+fn now_far() -> UnixMs {
+    UnixMs::now().plus_ms(1000)
+}
+
+#[tokio::test]
+async fn submit_stores_message_and_two_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let m = msg("im", Some("r1"), Priority::Normal, 2);
+    let id = submit_one(&store, m.clone()).await;
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Queued);
+    assert_eq!(got.to, m.to);
+    assert_eq!(got.body, m.body);
+    assert_eq!(got.tags, m.tags);
+    assert_eq!(got.segments.len(), 2);
+    assert!(got.segments.iter().all(|s| s.state == MessageState::Queued));
+    let events = store.events_after(0, &[], 100).await.expect("events");
+    let states: Vec<_> = events
+        .iter()
+        .map(|e| match &e.data {
+            EventData::StateChange { old, new, segment } => (*old, *new, *segment),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (None, MessageState::Accepted, None),
+            (Some(MessageState::Accepted), MessageState::Queued, None)
+        ]
+    );
+    assert_eq!(store.queue_stats()[&carrier()].queued, 2);
+    let by_ref = store
+        .get_by_client_ref(&ClientId::new("im"), "r1")
+        .await
+        .expect("get by ref")
+        .expect("present");
+    assert_eq!(by_ref.id, id);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn idempotent_submit_returns_first_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let first = store
+        .submit(vec![
+            msg("im", Some("k"), Priority::Normal, 1),
+            msg("im", Some("k"), Priority::Normal, 1),
+            msg("other", Some("k"), Priority::Normal, 1),
+        ])
+        .await;
+    let first: Vec<Accepted> = first.into_iter().map(|r| r.expect("accepted")).collect();
+    assert!(!first[0].duplicate);
+    assert!(first[1].duplicate, "same key in the same batch");
+    assert_eq!(first[0].id, first[1].id);
+    assert!(!first[2].duplicate, "another client's key is its own");
+    assert_ne!(first[2].id, first[0].id);
+    let again = store
+        .submit(vec![msg("im", Some("k"), Priority::High, 3)])
+        .await;
+    let again = again[0].clone().expect("accepted");
+    assert!(again.duplicate);
+    assert_eq!(again.id, first[0].id);
+    // Nothing new stored: two messages of one segment each.
+    assert_eq!(store.queue_stats()[&carrier()].queued, 2);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn invalid_message_fails_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let res = store
+        .submit(vec![
+            msg("im", None, Priority::Normal, 0),
+            msg("im", None, Priority::Normal, 1),
+        ])
+        .await;
+    assert!(matches!(
+        res[0],
+        Err(StoreError::InvalidMessage {
+            field: "segments",
+            ..
+        })
+    ));
+    assert!(res[1].is_ok());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn claim_orders_by_priority_then_age_and_leases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let bulk = submit_one(&store, msg("im", None, Priority::Bulk, 1)).await;
+    let n1 = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let urgent = submit_one(&store, msg("im", None, Priority::Urgent, 1)).await;
+    let n2 = submit_one(&store, msg("im", None, Priority::Normal, 2)).await;
+    let other = NewMessage {
+        carrier: CarrierId::new("other"),
+        ..msg("im", None, Priority::Urgent, 1)
+    };
+    submit_one(&store, other).await;
+
+    let first = store.claim(&carrier(), 3, now_far()).await.expect("claim");
+    let got: Vec<_> = first.iter().map(|d| (d.message_id, d.segment)).collect();
+    assert_eq!(got, vec![(urgent, 0), (n1, 0), (n2, 0)]);
+    assert!(first.iter().all(|d| d.attempt == 1 && !d.resend));
+    let stats = store.queue_stats()[&carrier()];
+    assert_eq!((stats.queued, stats.in_flight), (2, 3));
+    let second = store.claim(&carrier(), 10, now_far()).await.expect("claim");
+    let got: Vec<_> = second.iter().map(|d| (d.message_id, d.segment)).collect();
+    assert_eq!(
+        got,
+        vec![(n2, 1), (bulk, 0)],
+        "leased segments are not returned again"
+    );
+    assert!(
+        store
+            .claim(&carrier(), 10, now_far())
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(store.queue_stats()[&CarrierId::new("other")].queued, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn transient_waits_for_retry_time_then_keeps_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let t0 = now_far();
+    let d = store
+        .claim(&carrier(), 1, t0)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(d.message_id, a);
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let retry_at = t0.plus_ms(30_000);
+    let applied = store
+        .record_outcome(
+            d.key(),
+            Outcome::Transient {
+                retry_at,
+                reason: "ESME_RTHROTTLED".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    assert_eq!(applied.segment_state, MessageState::Queued);
+    assert_eq!(store.queue_stats()[&carrier()].retry_waiting, 1);
+    let seg = &store.get(a).await.expect("get").expect("present").segments[0];
+    assert_eq!(seg.retry_at, Some(retry_at));
+    assert_eq!(seg.last_error.as_deref(), Some("ESME_RTHROTTLED"));
+
+    // Before its retry time only b is ready.
+    let early = store
+        .claim(&carrier(), 10, t0.plus_ms(1000))
+        .await
+        .expect("claim");
+    assert_eq!(
+        early.iter().map(|d| d.message_id).collect::<Vec<_>>(),
+        vec![b]
+    );
+    store
+        .record_outcome(
+            early[0].key(),
+            Outcome::Unknown {
+                reason: "timeout".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    // At its retry time a comes back ahead of b (older), as attempt 2.
+    let later = store.claim(&carrier(), 10, retry_at).await.expect("claim");
+    assert_eq!(
+        later
+            .iter()
+            .map(|d| (d.message_id, d.attempt))
+            .collect::<Vec<_>>(),
+        vec![(a, 2), (b, 2)]
+    );
+    assert!(!later[0].resend);
+    assert!(later[1].resend, "b's first outcome was unknown");
+    assert_eq!(store.counters().resends, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn validity_is_never_exceeded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let now = UnixMs::now();
+    let short = NewMessage {
+        valid_until: now.plus_ms(60_000),
+        ..msg("im", None, Priority::Normal, 1)
+    };
+    // A retry past validity expires the segment instead.
+    let a = submit_one(&store, short.clone()).await;
+    let d = store
+        .claim(&carrier(), 1, now)
+        .await
+        .expect("claim")
+        .remove(0);
+    let applied = store
+        .record_outcome(
+            d.key(),
+            Outcome::Transient {
+                retry_at: now.plus_ms(120_000),
+                reason: "busy".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    assert_eq!(applied.message_state, MessageState::Expired);
+    assert_eq!(
+        store.get(a).await.expect("get").expect("present").state,
+        MessageState::Expired
+    );
+
+    // A claim after validity never hands it out.
+    let b = submit_one(&store, short.clone()).await;
+    let late = store
+        .claim(&carrier(), 10, now.plus_ms(60_000))
+        .await
+        .expect("claim");
+    assert!(late.is_empty());
+    assert_eq!(
+        store.get(b).await.expect("get").expect("present").state,
+        MessageState::Expired
+    );
+
+    // expire() finds queued messages past validity.
+    let c = submit_one(&store, short.clone()).await;
+    let keep = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    assert_eq!(store.expire(now).await.expect("expire").messages, 0);
+    let report = store.expire(now.plus_ms(61_000)).await.expect("expire");
+    assert_eq!((report.messages, report.segments), (1, 1));
+    let c_msg = store.get(c).await.expect("get").expect("present");
+    assert_eq!(c_msg.state, MessageState::Expired);
+    assert!(c_msg.final_at.is_some());
+    let left = store
+        .claim(&carrier(), 10, now.plus_ms(61_000))
+        .await
+        .expect("claim");
+    assert_eq!(
+        left.iter().map(|d| d.message_id).collect::<Vec<_>>(),
+        vec![keep]
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn permanent_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+    for (d, status) in ds
+        .iter()
+        .zip([PermanentStatus::Rejected, PermanentStatus::Failed])
+    {
+        store
+            .record_outcome(
+                d.key(),
+                Outcome::Permanent {
+                    status,
+                    reason: "ESME_RINVDSTADR".into(),
+                },
+            )
+            .await
+            .expect("outcome");
+    }
+    assert_eq!(
+        store.get(a).await.expect("get").expect("a").state,
+        MessageState::Rejected
+    );
+    assert_eq!(
+        store.get(b).await.expect("get").expect("b").state,
+        MessageState::Failed
+    );
+    assert_eq!(store.queue_stats()[&carrier()].total(), 0);
+    // Recording twice is refused.
+    let again = store
+        .record_outcome(ds[0].key(), Outcome::Unknown { reason: "x".into() })
+        .await;
+    assert!(matches!(again, Err(StoreError::StaleLease { .. })));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn receipts_match_and_receipt_before_submit_is_held() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+
+    // a: the usual order.
+    store
+        .record_outcome(
+            ds[0].key(),
+            Outcome::Submitted {
+                carrier_message_id: "A1".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Submitted);
+    assert!(m.submitted_at.is_some());
+    let r = store
+        .record_receipt(
+            &carrier(),
+            "A1",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    assert_eq!(
+        r,
+        ReceiptMatch::Matched {
+            message_id: a,
+            segment: 0
+        }
+    );
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Delivered);
+    let status = m.segments[0].carrier_status.clone().expect("status");
+    assert_eq!(status.stat.as_deref(), Some("DELIVRD"));
+    assert_eq!(status.network_error_code, Some(vec![3, 0, 0]));
+    assert_eq!(m.segments[0].carrier_message_id.as_deref(), Some("A1"));
+
+    // b: the receipt overtakes submit_sm_resp.
+    let r = store
+        .record_receipt(
+            &carrier(),
+            "B1",
+            receipt(MessageState::Undeliverable, "UNDELIV"),
+        )
+        .await
+        .expect("receipt");
+    assert_eq!(r, ReceiptMatch::Unmatched);
+    assert_eq!(store.counters().unmatched_receipts, 1);
+    assert_eq!(store.counters().held_receipts, 1);
+    let applied = store
+        .record_outcome(
+            ds[1].key(),
+            Outcome::Submitted {
+                carrier_message_id: "B1".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    assert!(applied.held_receipt_applied);
+    assert_eq!(applied.message_state, MessageState::Undeliverable);
+    assert_eq!(store.counters().held_receipts, 0);
+    let m = store.get(b).await.expect("get").expect("b");
+    assert_eq!(m.state, MessageState::Undeliverable);
+    assert_eq!(
+        m.segments[0]
+            .carrier_status
+            .as_ref()
+            .and_then(|s| s.stat.as_deref()),
+        Some("UNDELIV")
+    );
+    // The event log saw SUBMITTED then UNDELIVERABLE for b.
+    let events = store
+        .events_after(0, &[EventKind::StateChange], 100)
+        .await
+        .expect("events");
+    let b_states: Vec<_> = events
+        .iter()
+        .filter(|e| e.message_id == b)
+        .filter_map(|e| match e.data {
+            EventData::StateChange { new, .. } => Some(new),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        b_states,
+        vec![
+            MessageState::Accepted,
+            MessageState::Queued,
+            MessageState::Submitted,
+            MessageState::Undeliverable
+        ]
+    );
+
+    // A held receipt that nothing claims is dropped after its holding time.
+    store
+        .record_receipt(
+            &carrier(),
+            "nobody",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    let rep = store
+        .expire(UnixMs::now().plus_ms(2 * 3_600_000))
+        .await
+        .expect("expire");
+    assert_eq!(rep.held_receipts_dropped, 1);
+    assert_eq!(store.counters().held_receipts, 0);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn multipart_state_follows_its_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let id = submit_one(&store, msg("im", None, Priority::Normal, 3)).await;
+    let ds = store.claim(&carrier(), 3, now_far()).await.expect("claim");
+    assert_eq!(ds.len(), 3);
+    assert!(ds.iter().all(|d| d.segment_count == 3));
+    let cids = ["M0", "M1", "M2"];
+    let applied = store
+        .record_outcome(
+            ds[0].key(),
+            Outcome::Submitted {
+                carrier_message_id: cids[0].into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    assert_eq!(applied.segment_state, MessageState::Submitted);
+    assert_eq!(
+        applied.message_state,
+        MessageState::Queued,
+        "two parts still in flight"
+    );
+    for (d, cid) in ds.iter().zip(cids).skip(1) {
+        store
+            .record_outcome(
+                d.key(),
+                Outcome::Submitted {
+                    carrier_message_id: cid.into(),
+                },
+            )
+            .await
+            .expect("outcome");
+    }
+    assert_eq!(
+        store.get(id).await.expect("get").expect("m").state,
+        MessageState::Submitted
+    );
+    store
+        .record_receipt(
+            &carrier(),
+            "M0",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    store
+        .record_receipt(
+            &carrier(),
+            "M2",
+            receipt(MessageState::Undeliverable, "UNDELIV"),
+        )
+        .await
+        .expect("receipt");
+    assert_eq!(
+        store.get(id).await.expect("get").expect("m").state,
+        MessageState::Submitted
+    );
+    store
+        .record_receipt(
+            &carrier(),
+            "M1",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(id).await.expect("get").expect("m");
+    assert_eq!(m.state, MessageState::Undeliverable);
+    assert!(m.final_at.is_some());
+    let seg_events = store
+        .events_after(0, &[], 100)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.data,
+                EventData::StateChange {
+                    segment: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(seg_events, 6, "three segments, SUBMITTED and final each");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn cancel_before_and_after_submit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 2)).await;
+    assert_eq!(
+        store.cancel(a).await.expect("cancel"),
+        CancelOutcome::Cancelled
+    );
+    assert_eq!(
+        store.get(a).await.expect("get").expect("a").state,
+        MessageState::Cancelled
+    );
+    assert!(
+        store
+            .claim(&carrier(), 10, now_far())
+            .await
+            .expect("claim")
+            .is_empty(),
+        "nothing is sent"
+    );
+    assert_eq!(
+        store.cancel(a).await.expect("cancel"),
+        CancelOutcome::AlreadyFinal(MessageState::Cancelled)
+    );
+
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 3)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+    store
+        .record_outcome(
+            ds[0].key(),
+            Outcome::Submitted {
+                carrier_message_id: "S0".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    let out = store.cancel(b).await.expect("cancel");
+    assert_eq!(
+        out,
+        CancelOutcome::AlreadySubmitted {
+            carrier: carrier(),
+            carrier_message_ids: vec![(0, "S0".into())],
+            in_flight: 1,
+            cancelled_segments: 1,
+        }
+    );
+    assert!(
+        store
+            .claim(&carrier(), 10, now_far())
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let missing = MessageId::from_u64(12345).expect("id");
+    assert!(matches!(
+        store.cancel(missing).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn events_resume_from_any_cursor_and_survive_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    for i in 0..5 {
+        submit_one(
+            &store,
+            msg("im", Some(&format!("e{i}")), Priority::Normal, 1),
+        )
+        .await;
+    }
+    let mo = MoMessage {
+        from: "+15550001111".into(),
+        to: "12345".into(),
+        text: "STOP".into(),
+        carrier: carrier(),
+        received_at: UnixMs::now(),
+        concat: Some(ConcatInfo {
+            reference: 7,
+            total: 2,
+            seq: 1,
+        }),
+    };
+    let (mo_id, mo_cursor) = store.record_mo(mo.clone()).await.expect("mo");
+    let all = store.events_after(0, &[], 1000).await.expect("events");
+    assert_eq!(all.len(), 11);
+    assert!(all.windows(2).all(|w| w[0].cursor < w[1].cursor));
+    // Paging with any page size from any cursor gives the same sequence, none missing.
+    for page in [1, 3, 4] {
+        let mut cursor = 0;
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            let batch = store.events_after(cursor, &[], page).await.expect("events");
+            let Some(last) = batch.last() else { break };
+            cursor = last.cursor;
+            got.extend(batch);
+        }
+        assert_eq!(got, all, "page size {page}");
+    }
+    let mos = store
+        .events_after(0, &[EventKind::Mo], 100)
+        .await
+        .expect("events");
+    assert_eq!(mos.len(), 1);
+    assert_eq!(mos[0].cursor, mo_cursor);
+    assert_eq!(mos[0].message_id, mo_id);
+    assert_eq!(mos[0].data, EventData::Mo(mo));
+
+    let mid = all[4].cursor;
+    store.close().await;
+    let store = open(&dir).await;
+    let after = store.events_after(mid, &[], 1000).await.expect("events");
+    assert_eq!(after, all[5..].to_vec());
+    let id = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let newer = store
+        .events_after(all[10].cursor, &[], 10)
+        .await
+        .expect("events");
+    assert_eq!(newer.len(), 2);
+    assert_eq!(
+        newer[0].cursor,
+        all[10].cursor + 1,
+        "cursors continue after a restart"
+    );
+    assert_eq!(newer[0].message_id, id);
+    assert!(id > mo_id, "ids continue after a restart");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn waiting_for_new_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let last = *store.subscribe().borrow();
+    assert_eq!(last, 2);
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                store.wait_events(last, &[EventKind::Mo], 10),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished(), "nothing new yet");
+    // State changes don't wake a consumer of MOs with an answer...
+    submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished(), "no MO yet");
+    // ...an MO does.
+    let (mo_id, _) = store
+        .record_mo(MoMessage {
+            from: "+1555".into(),
+            to: "100".into(),
+            text: "hi".into(),
+            carrier: carrier(),
+            received_at: UnixMs::now(),
+            concat: None,
+        })
+        .await
+        .expect("mo");
+    let got = waiter
+        .await
+        .expect("join")
+        .expect("in time")
+        .expect("events");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id, mo_id);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn unknown_outcome_and_restart_resend_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+    assert_eq!(ds.len(), 2);
+    // The process stops with both in flight.
+    store.close().await;
+    let store = open(&dir).await;
+    assert_eq!(store.counters().resends, 2);
+    let stats = store.queue_stats()[&carrier()];
+    assert_eq!((stats.queued, stats.in_flight), (2, 0));
+    let again = store.claim(&carrier(), 10, now_far()).await.expect("claim");
+    assert_eq!(
+        again
+            .iter()
+            .map(|d| (d.message_id, d.resend, d.attempt))
+            .collect::<Vec<_>>(),
+        vec![(a, true, 2), (b, true, 2)]
+    );
+    // A stale dispatch from before the restart is refused.
+    assert!(matches!(
+        store
+            .record_outcome(
+                ds[0].key(),
+                Outcome::Submitted {
+                    carrier_message_id: "z".into()
+                }
+            )
+            .await,
+        Err(StoreError::StaleLease { .. })
+    ));
+    // A receipt for the first send can still land while the resend waits in the queue.
+    store
+        .record_outcome(
+            again[0].key(),
+            Outcome::Unknown {
+                reason: "link down".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!((m.resends(), m.attempts()), (2, 2));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn schema_newer_than_known_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let store = Store::open_sqlite(&path).await.expect("open");
+    store.close().await;
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+    }
+    match Store::open_sqlite(&path).await {
+        Err(StoreError::SchemaTooNew { found: 99, known }) => {
+            assert_eq!(known, schema::known_version())
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}
+
+#[test]
+fn claim_reads_the_queue_by_its_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut conn = Connection::open(dir.path().join("plan.db")).expect("open");
+    schema::migrate(&mut conn).expect("migrate");
+    let plan: Vec<String> = {
+        let mut stmt = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN
+                 SELECT q.prio_rank, q.msg_id, q.idx, m.to_addr, s.payload
+                 FROM queue q
+                 JOIN messages m ON m.id = q.msg_id
+                 JOIN segments s ON s.msg_id = q.msg_id AND s.idx = q.idx
+                 WHERE q.carrier = ?1
+                 ORDER BY q.prio_rank, q.msg_id, q.idx
+                 LIMIT ?2",
+            )
+            .expect("prepare");
+        stmt.query_map(params!["acme", 10], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let text = plan.join("\n");
+    assert!(
+        !text.contains("TEMP B-TREE"),
+        "the claim must not sort:\n{text}"
+    );
+    assert!(text.contains("SEARCH q USING PRIMARY KEY"), "{text}");
+    assert!(
+        !text.contains("SCAN m") && !text.contains("SCAN s"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submits_share_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let before = store.counters();
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..20 {
+                ids.push(
+                    submit_one(
+                        &store,
+                        msg("im", Some(&format!("{t}-{i}")), Priority::Normal, 1),
+                    )
+                    .await,
+                );
+            }
+            ids
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("join"));
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 320);
+    let after = store.counters();
+    let requests = after.write_requests - before.write_requests;
+    let commits = after.commits - before.commits;
+    assert_eq!(requests, 320);
+    assert!(
+        commits < requests,
+        "group commit: {commits} commits for {requests} submits"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn batched_outcomes_and_receipts_answer_each_item() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let b = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+    let stale = DispatchKey {
+        lease: LeaseId(1),
+        ..ds[1].key()
+    };
+    let res = store
+        .record_outcomes(vec![
+            (
+                ds[0].key(),
+                Outcome::Submitted {
+                    carrier_message_id: "BA".into(),
+                },
+            ),
+            (
+                stale,
+                Outcome::Submitted {
+                    carrier_message_id: "BX".into(),
+                },
+            ),
+            (
+                ds[1].key(),
+                Outcome::Submitted {
+                    carrier_message_id: "BB".into(),
+                },
+            ),
+        ])
+        .await;
+    assert_eq!(res.len(), 3);
+    assert_eq!(
+        res[0].as_ref().expect("a").segment_state,
+        MessageState::Submitted
+    );
+    assert!(
+        matches!(res[1], Err(StoreError::StaleLease { .. })),
+        "{:?}",
+        res[1]
+    );
+    assert_eq!(
+        res[2].as_ref().expect("b").segment_state,
+        MessageState::Submitted
+    );
+    let res = store
+        .record_receipts(vec![
+            (
+                carrier(),
+                "BA".into(),
+                receipt(MessageState::Delivered, "DELIVRD"),
+            ),
+            (
+                carrier(),
+                "BZ".into(),
+                receipt(MessageState::Delivered, "DELIVRD"),
+            ),
+            (
+                carrier(),
+                "BB".into(),
+                receipt(MessageState::Rejected, "REJECTD"),
+            ),
+        ])
+        .await;
+    let res: Vec<ReceiptMatch> = res.into_iter().map(|r| r.expect("receipt")).collect();
+    assert_eq!(
+        res,
+        vec![
+            ReceiptMatch::Matched {
+                message_id: a,
+                segment: 0
+            },
+            ReceiptMatch::Unmatched,
+            ReceiptMatch::Matched {
+                message_id: b,
+                segment: 0
+            },
+        ]
+    );
+    assert_eq!(
+        store.get(a).await.expect("get").expect("a").state,
+        MessageState::Delivered
+    );
+    assert_eq!(
+        store.get(b).await.expect("get").expect("b").state,
+        MessageState::Rejected
+    );
+    assert_eq!(store.counters().held_receipts, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn intermediate_receipt_records_status_only_and_final_state_sticks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let d = store
+        .claim(&carrier(), 1, now_far())
+        .await
+        .expect("claim")
+        .remove(0);
+    store
+        .record_outcome(
+            d.key(),
+            Outcome::Submitted {
+                carrier_message_id: "E1".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Submitted, "ENROUTE"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Submitted);
+    assert_eq!(
+        m.segments[0]
+            .carrier_status
+            .as_ref()
+            .and_then(|s| s.stat.as_deref()),
+        Some("ENROUTE")
+    );
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    // A late contradicting receipt does not move a final state.
+    store
+        .record_receipt(
+            &carrier(),
+            "E1",
+            receipt(MessageState::Undeliverable, "UNDELIV"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(a).await.expect("get").expect("a");
+    assert_eq!(m.state, MessageState::Delivered);
+    let finals = store
+        .events_after(0, &[], 100)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| matches!(e.data, EventData::StateChange { new, .. } if new.is_final()))
+        .count();
+    assert_eq!(finals, 1, "one final event");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn stale_leases_are_requeued_as_resends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let a = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let t0 = UnixMs::now();
+    let d = store
+        .claim(&carrier(), 1, t0)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(
+        store.requeue_stale_leases(t0).await.expect("requeue"),
+        0,
+        "not older than t0"
+    );
+    assert_eq!(
+        store
+            .requeue_stale_leases(t0.plus_ms(1))
+            .await
+            .expect("requeue"),
+        1
+    );
+    let stats = store.queue_stats()[&carrier()];
+    assert_eq!((stats.queued, stats.in_flight), (1, 0));
+    assert_eq!(store.counters().resends, 1);
+    // The dead link's late answer is refused; the resend goes out.
+    assert!(matches!(
+        store
+            .record_outcome(
+                d.key(),
+                Outcome::Unknown {
+                    reason: "late".into()
+                }
+            )
+            .await,
+        Err(StoreError::StaleLease { .. })
+    ));
+    let again = store.claim(&carrier(), 1, t0).await.expect("claim");
+    assert_eq!(
+        again
+            .iter()
+            .map(|d| (d.message_id, d.resend))
+            .collect::<Vec<_>>(),
+        vec![(a, true)]
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_older_schema_is_migrated_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        conn.execute_batch(schema::MIGRATIONS[0]).expect("schema 1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version 1");
+    }
+    let store = Store::open_sqlite(&path).await.expect("open migrates");
+    let id = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store
+        .claim(&carrier(), 1, now_far())
+        .await
+        .expect("claim uses leased_at");
+    assert_eq!(ds[0].message_id, id);
+    store.close().await;
+    let conn = Connection::open(&path).expect("raw open");
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(v, schema::known_version());
+    assert_eq!(v, 2);
+}
