@@ -1107,3 +1107,173 @@ async fn an_older_schema_is_migrated_at_open() {
     assert_eq!(v, schema::known_version());
     assert_eq!(v, 2);
 }
+
+/// Counts straight from the tables, to check the writer's published depths against.
+fn table_stats(path: &std::path::Path) -> (u64, u64, u64) {
+    let conn = Connection::open(path).expect("raw open");
+    let count = |q: &str| -> u64 {
+        let n: i64 = conn.query_row(q, [], |r| r.get(0)).expect("count");
+        u64::try_from(n).expect("non-negative")
+    };
+    (
+        count("SELECT COUNT(*) FROM queue"),
+        count("SELECT COUNT(*) FROM segments WHERE lease IS NOT NULL"),
+        count("SELECT COUNT(*) FROM retry"),
+    )
+}
+
+/// A long pseudo-random mix of every operation: the published queue depths always equal the tables, every
+/// message's state is the one derived from its segments, and the event log only grows.
+#[tokio::test]
+async fn random_operations_keep_depths_and_states_consistent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let store = Store::open_sqlite(&path).await.expect("open");
+    let mut seed: u64 = 0x5eed_1234_abcd_0001;
+    let mut rnd = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let base = UnixMs::now();
+    let mut now = base;
+    let mut ids: Vec<MessageId> = Vec::new();
+    let mut leased: Vec<(Dispatch, UnixMs)> = Vec::new();
+    let mut submitted: Vec<String> = Vec::new();
+    let mut last_cursor = 0;
+    for step in 0..600u64 {
+        now = now.plus_ms(rnd(2000) as i64);
+        match rnd(10) {
+            0 | 1 => {
+                let segs = 1 + rnd(3) as usize;
+                let mut m = msg("im", None, Priority::ALL[rnd(4) as usize], segs);
+                m.valid_until = now.plus_ms(5_000 + rnd(60_000) as i64);
+                ids.push(submit_one(&store, m).await);
+            }
+            2 | 3 => {
+                let ds = store
+                    .claim(&carrier(), 1 + rnd(4) as usize, now)
+                    .await
+                    .expect("claim");
+                leased.extend(ds.into_iter().map(|d| (d, now)));
+            }
+            4 | 5 if !leased.is_empty() => {
+                let (d, _) = leased.swap_remove(rnd(leased.len() as u64) as usize);
+                let outcome = match rnd(4) {
+                    0 => {
+                        let cid = format!("c{step}");
+                        submitted.push(cid.clone());
+                        Outcome::Submitted {
+                            carrier_message_id: cid,
+                        }
+                    }
+                    1 => Outcome::Transient {
+                        retry_at: now.plus_ms(rnd(10_000) as i64),
+                        reason: "busy".into(),
+                    },
+                    2 => Outcome::Permanent {
+                        status: PermanentStatus::Rejected,
+                        reason: "no".into(),
+                    },
+                    _ => Outcome::Unknown {
+                        reason: "timeout".into(),
+                    },
+                };
+                store
+                    .record_outcome(d.key(), outcome)
+                    .await
+                    .expect("outcome");
+            }
+            6 if !submitted.is_empty() => {
+                let cid = submitted.swap_remove(rnd(submitted.len() as u64) as usize);
+                store
+                    .record_receipt(
+                        &carrier(),
+                        &cid,
+                        receipt(MessageState::Delivered, "DELIVRD"),
+                    )
+                    .await
+                    .expect("receipt");
+            }
+            6 => {
+                // A receipt that overtakes its response: held until the id is recorded.
+                let cid = format!("c{}", step + 1 + rnd(5));
+                store
+                    .record_receipt(
+                        &carrier(),
+                        &cid,
+                        receipt(MessageState::Delivered, "DELIVRD"),
+                    )
+                    .await
+                    .expect("receipt");
+            }
+            7 if !ids.is_empty() => {
+                let id = ids[rnd(ids.len() as u64) as usize];
+                store.cancel(id).await.expect("cancel");
+            }
+            8 => {
+                store.expire(now).await.expect("expire");
+            }
+            _ => {
+                let cutoff = now.plus_ms(-20_000);
+                store.requeue_stale_leases(cutoff).await.expect("requeue");
+                // What was requeued is no longer ours to answer.
+                leased.retain(|(_, at)| *at >= cutoff);
+            }
+        }
+        if step % 25 == 24 {
+            let s = store
+                .queue_stats()
+                .get(&carrier())
+                .copied()
+                .unwrap_or_default();
+            let (queued, in_flight, retry) = table_stats(&path);
+            assert_eq!(
+                (s.queued, s.in_flight, s.retry_waiting),
+                (queued, in_flight, retry),
+                "published depths drifted at step {step}"
+            );
+            for id in &ids {
+                let m = store.get(*id).await.expect("get").expect("message");
+                let states: Vec<_> = m.segments.iter().map(|s| s.state).collect();
+                assert_eq!(
+                    m.state,
+                    derive_message_state(&states),
+                    "{id} at step {step}"
+                );
+                assert!(
+                    m.segments
+                        .iter()
+                        .all(|s| !(s.in_flight && s.state.is_final() && s.retry_at.is_some())),
+                    "{id}"
+                );
+            }
+            let events = store
+                .events_after(last_cursor, &[], 10_000)
+                .await
+                .expect("events");
+            assert!(events.windows(2).all(|w| w[0].cursor < w[1].cursor));
+            if let Some(e) = events.last() {
+                last_cursor = e.cursor;
+            }
+            assert_eq!(last_cursor, *store.subscribe().borrow());
+        }
+    }
+    // The mix reached every corner it is meant to.
+    let mut seen = std::collections::HashSet::new();
+    for id in &ids {
+        seen.insert(store.get(*id).await.expect("get").expect("message").state);
+    }
+    for want in [
+        MessageState::Delivered,
+        MessageState::Rejected,
+        MessageState::Expired,
+        MessageState::Cancelled,
+    ] {
+        assert!(seen.contains(&want), "no message ended {want}: {seen:?}");
+    }
+    let c = store.counters();
+    assert!(c.resends > 0 && c.unmatched_receipts > 0, "{c:?}");
+    store.close().await;
+}
