@@ -4,3 +4,5 @@
 //! gateway: config, store, router, rate limiting, links, gRPC API, metrics, and the CLI.
 
 pub mod cli;
+pub mod link;
+pub mod sim;

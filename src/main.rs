@@ -31,6 +31,17 @@ enum Command {
         #[command(subcommand)]
         action: AtAction,
     },
+    /// Simulators of the gateway's peers.
+    Sim {
+        #[command(subcommand)]
+        action: SimAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimAction {
+    /// An SMPP 3.4 SMSC: binds, submits, receipts, MO, faults.
+    Smsc(smsbridge::sim::cli::SmscArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +136,9 @@ fn main() -> ExitCode {
         },
         Command::At { action } => match action {
             AtAction::Parse => cli::at::parse(&mut io::stdin().lock(), &mut out),
+        },
+        Command::Sim { action } => match action {
+            SimAction::Smsc(args) => smsbridge::sim::cli::smsc(args),
         },
     };
     let _ = out.flush();
