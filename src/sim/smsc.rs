@@ -225,6 +225,7 @@ pub struct MoMessage {
 
 enum ConnCmd {
     Raw(Vec<u8>),
+    Receipt(PendingReceipt),
     Mo(MoMessage),
     Disconnect,
 }
@@ -656,7 +657,7 @@ enum Flow {
 
 async fn serve(stream: TcpStream, shared: Arc<Shared>, id: u64, cancel: CancellationToken) {
     let (mut rd, mut wr) = stream.into_split();
-    let (cmd_tx, mut cmd_rx) = mpsc::channel(256);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel(4096);
     if let Ok(mut c) = shared.conns.lock() {
         c.push((id, false, cmd_tx));
     }
@@ -703,6 +704,14 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, id: u64, cancel: Cancella
             cmd = cmd_rx.recv() => match cmd {
                 Some(ConnCmd::Raw(b)) => conn.wbuf.extend_from_slice(&b),
                 Some(ConnCmd::Mo(mo)) => { conn.ready.push_back(Outgoing::Mo(mo)); conn.pump(); }
+                Some(ConnCmd::Receipt(r)) => {
+                    if r.due <= Instant::now() {
+                        conn.ready.push_back(Outgoing::Receipt(r));
+                        conn.pump();
+                    } else {
+                        conn.waiting.push(Reverse(r));
+                    }
+                }
                 Some(ConnCmd::Disconnect) | None => { SimCounters::add(&shared.counters.dropped); break; }
             },
             r = wr.write(&conn.wbuf), if !silent && !conn.wbuf.is_empty() => match r {
@@ -1114,6 +1123,20 @@ impl Conn {
         Flow::Go
     }
 
+    fn route_receipt(&self, r: PendingReceipt) {
+        let conns = match self.shared.conns.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        let sent = conns
+            .iter()
+            .filter(|(_, rx, _)| *rx)
+            .any(|(_, _, tx)| tx.try_send(ConnCmd::Receipt(r)).is_ok());
+        if !sent {
+            tracing::debug!("sim smsc: no receiver bound, receipt {} dropped", r.id);
+        }
+    }
+
     fn pick_outcome(&mut self) -> u8 {
         let outcomes = &self.shared.config.outcomes;
         let mut x = self.rng.random::<f64>() * self.outcome_total;
@@ -1194,6 +1217,14 @@ impl Conn {
         }
         self.states.insert(n, STATE_PENDING);
         let before = self.shared.receipts_before_resp.load(Ordering::Relaxed);
+        if self.bound == Some(CommandId::BindTransmitter) {
+            // A transmitter session cannot carry deliver_sm: hand the receipt to a receiver session.
+            self.respond(resp);
+            if let Some(r) = receipt {
+                self.route_receipt(r);
+            }
+            return;
+        }
         match receipt {
             Some(r)
                 if r.due <= Instant::now()

@@ -18,7 +18,7 @@ use futures::stream::FuturesUnordered;
 use smsbridge_protocol::dlr::{ReceiptState, parse_receipt, resolve};
 use smsbridge_protocol::smpp::{
     Bind, Body, CommandId, CommandStatus, DataSm, DeliverSm, INTERFACE_VERSION_34, Pdu,
-    StatusClass, SubmitSm,
+    StatusClass, SubmitSm, peek_header,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -735,6 +735,12 @@ impl BindTask {
                     if let Some(resp) = Pdu::response_to(id, seq, verdict.status()) {
                         resp.encode(&mut s.wbuf);
                     }
+                    // Room again: decode what waited in the buffer.
+                    if !s.rbuf.is_empty()
+                        && let Err(end) = self.process_input(s)
+                    {
+                        return end;
+                    }
                 }
                 r = s.rd.read_buf(&mut s.rbuf), if !read_paused => match r {
                     Ok(0) => return SessionEnd::Lost(LinkError::Closed),
@@ -845,6 +851,16 @@ impl BindTask {
     /// Decodes and handles every whole PDU in the read buffer.
     fn process_input(&mut self, s: &mut Session) -> Result<(), SessionEnd> {
         loop {
+            // The handler holds as many messages as it may: leave the next deliver_sm / data_sm (and all
+            // after it) in the buffer; reading stays paused until the handler commits one.
+            if s.inbound.len() >= self.config.max_inbound_pending
+                && peek_header(&s.rbuf).is_some_and(|h| {
+                    h.command_id == CommandId::DeliverSm.as_u32()
+                        || h.command_id == CommandId::DataSm.as_u32()
+                })
+            {
+                return Ok(());
+            }
             let decoded = match s.codec.decode(&mut s.rbuf) {
                 Ok(Some(d)) => d,
                 Ok(None) => return Ok(()),
