@@ -5,6 +5,7 @@
 //! write while it could read (reads, writes, submits, handler completions and timers are branches of one
 //! `select!`), so two peers that both write cannot deadlock each other.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +19,7 @@ use futures::stream::FuturesUnordered;
 use smsbridge_protocol::dlr::{ReceiptState, parse_receipt, resolve};
 use smsbridge_protocol::smpp::{
     Bind, Body, CommandId, CommandStatus, DataSm, DeliverSm, INTERFACE_VERSION_34, Pdu,
-    StatusClass, SubmitSm, peek_header,
+    StatusClass, SubmitSm, Tlvs, peek_header,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -49,11 +50,48 @@ pub enum SubmitRequest {
 }
 
 impl SubmitRequest {
+    /// A borrowed view of the PDU body, so sending (and re-sending after a throttle) copies nothing.
     fn body(&self) -> Body<'_> {
-        // Borrowing clone: Cow fields of an owned PDU are cloned by reference cost of the Vec; keep simple.
+        fn b(v: &[u8]) -> Cow<'_, [u8]> {
+            Cow::Borrowed(v)
+        }
+        fn t<'a>(v: &'a Tlvs<'_>) -> Tlvs<'a> {
+            Tlvs::parse(v.as_bytes()).unwrap_or_default()
+        }
         match self {
-            SubmitRequest::SubmitSm(s) => Body::SubmitSm(s.clone()),
-            SubmitRequest::DataSm(d) => Body::DataSm(d.clone()),
+            SubmitRequest::SubmitSm(s) => Body::SubmitSm(SubmitSm {
+                service_type: b(&s.service_type),
+                source_addr_ton: s.source_addr_ton,
+                source_addr_npi: s.source_addr_npi,
+                source_addr: b(&s.source_addr),
+                dest_addr_ton: s.dest_addr_ton,
+                dest_addr_npi: s.dest_addr_npi,
+                destination_addr: b(&s.destination_addr),
+                esm_class: s.esm_class,
+                protocol_id: s.protocol_id,
+                priority_flag: s.priority_flag,
+                schedule_delivery_time: b(&s.schedule_delivery_time),
+                validity_period: b(&s.validity_period),
+                registered_delivery: s.registered_delivery,
+                replace_if_present_flag: s.replace_if_present_flag,
+                data_coding: s.data_coding,
+                sm_default_msg_id: s.sm_default_msg_id,
+                short_message: b(&s.short_message),
+                tlvs: t(&s.tlvs),
+            }),
+            SubmitRequest::DataSm(d) => Body::DataSm(DataSm {
+                service_type: b(&d.service_type),
+                source_addr_ton: d.source_addr_ton,
+                source_addr_npi: d.source_addr_npi,
+                source_addr: b(&d.source_addr),
+                dest_addr_ton: d.dest_addr_ton,
+                dest_addr_npi: d.dest_addr_npi,
+                destination_addr: b(&d.destination_addr),
+                esm_class: d.esm_class,
+                registered_delivery: d.registered_delivery,
+                data_coding: d.data_coding,
+                tlvs: t(&d.tlvs),
+            }),
         }
     }
 }
@@ -699,8 +737,10 @@ impl BindTask {
             }
             let read_paused = s.read_paused(cfg.max_inbound_pending);
             let want_submit = self.can_send(s) && self.retry.is_empty() && !self.submits_closed;
+            // Re-arm only when something is due earlier (or the timer fired): a later deadline lets the
+            // timer fire early and re-arm then, instead of touching the timer wheel on every response.
             let next = self.next_deadline(s);
-            if next != timer_at {
+            if next < timer_at || timer.is_elapsed() {
                 timer.as_mut().reset(next);
                 timer_at = next;
             }
