@@ -676,3 +676,89 @@ async fn transmitter_receiver_pair_submits_on_one_and_receives_on_the_other() {
     );
     shutdown(h).await;
 }
+
+#[tokio::test]
+async fn already_bound_after_a_quick_reconnect_means_wait_and_retry() {
+    let sim = Smsc::start(sim_config()).await.expect("sim");
+    // The SMSC still holds the previous session for a moment.
+    sim.control()
+        .refuse_binds(Some(CommandStatus::ESME_RALYBND));
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let registry = Registry::new();
+    let cancel = CancellationToken::new();
+    let link = spawn(
+        link_config(sim.local_addr().port()),
+        Arc::new(Collect {
+            tx,
+            gate: None,
+            called: Arc::default(),
+        }),
+        SmppMetrics::register(&registry)
+            .expect("metrics")
+            .link("c", "l"),
+        cancel.clone(),
+    )
+    .expect("spawn");
+    let handle = link.handle();
+    let err = down_error(&handle).await;
+    assert_eq!(
+        err.bind_status(),
+        Some(CommandStatus::ESME_RALYBND),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ESME_RALYBND"));
+    sim.control().refuse_binds(None);
+    assert!(handle.wait_bound(LIMIT).await, "bound after waiting");
+    let o = timeout(LIMIT, handle.submit(sms(1, false)))
+        .await
+        .expect("answered");
+    assert!(matches!(o, SubmitOutcome::Accepted { .. }), "{o:?}");
+    cancel.cancel();
+    timeout(LIMIT, link.join()).await.expect("ends");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn permanent_and_transient_statuses_are_classified() {
+    // The simulator refuses a destination_addr over 21 octets (SMPP 3.4 §4.4.1) with ESME_RINVDSTADR in the
+    // submit_sm_resp, a permanent status: the link hands the message back as Rejected.
+    let h = start(sim_config(), |_| {}, None).await;
+    assert!(h.handle.wait_bound(LIMIT).await);
+    let bad = SubmitRequest::SubmitSm(SubmitSm {
+        destination_addr: vec![b'9'; 30].into(),
+        short_message: b"x".to_vec().into(),
+        ..SubmitSm::default()
+    });
+    let o = timeout(LIMIT, h.handle.submit(bad))
+        .await
+        .expect("answered");
+    match o {
+        SubmitOutcome::Rejected { status } => {
+            assert_eq!(status, CommandStatus::ESME_RINVDSTADR);
+            assert_eq!(
+                status.class(),
+                smsbridge_protocol::smpp::StatusClass::Permanent
+            );
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    // A transient status comes back as Transient (the dispatcher requeues with backoff), not retried here.
+    h.sim
+        .control()
+        .fail_next_submits(1, CommandStatus::ESME_RSYSERR);
+    let o = timeout(LIMIT, h.handle.submit(sms(1, false)))
+        .await
+        .expect("answered");
+    assert_eq!(
+        o,
+        SubmitOutcome::Transient {
+            status: CommandStatus::ESME_RSYSERR
+        }
+    );
+    // The link is still fine.
+    let o = timeout(LIMIT, h.handle.submit(sms(2, false)))
+        .await
+        .expect("answered");
+    assert!(matches!(o, SubmitOutcome::Accepted { .. }), "{o:?}");
+    shutdown(h).await;
+}

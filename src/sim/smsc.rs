@@ -245,6 +245,8 @@ struct Shared {
     refuse_binds: AtomicU32,
     drop_at_submit: AtomicU64,
     ignore_submits: AtomicU64,
+    fail_submits: AtomicU64,
+    fail_status: AtomicU32,
     receipts_before_resp: AtomicBool,
     started: Instant,
     conns: Mutex<Vec<(u64, bool, mpsc::Sender<ConnCmd>)>>,
@@ -300,6 +302,12 @@ impl SmscControl {
     /// Leave the next `n` submits unanswered.
     pub fn ignore_next_submits(&self, n: u64) {
         self.shared.ignore_submits.store(n, Ordering::Relaxed);
+    }
+
+    /// Answer the next `n` submits with this error status.
+    pub fn fail_next_submits(&self, n: u64, status: CommandStatus) {
+        self.shared.fail_status.store(status.0, Ordering::Relaxed);
+        self.shared.fail_submits.store(n, Ordering::Relaxed);
     }
 
     /// Send receipts before the submit_sm_resp (zero receipt delay only).
@@ -413,6 +421,8 @@ impl Smsc {
             refuse_binds: AtomicU32::new(0),
             drop_at_submit: AtomicU64::new(0),
             ignore_submits: AtomicU64::new(0),
+            fail_submits: AtomicU64::new(0),
+            fail_status: AtomicU32::new(0),
             started: Instant::now(),
             conns: Mutex::new(Vec::new()),
         });
@@ -1013,6 +1023,18 @@ impl Conn {
                     .is_ok()
                 {
                     SimCounters::add(&c.unanswered);
+                    return Flow::Go;
+                }
+                if self
+                    .shared
+                    .fail_submits
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    let status = CommandStatus(self.shared.fail_status.load(Ordering::Relaxed));
+                    if let Some(r) = pdu.response_for(status) {
+                        self.respond(r);
+                    }
                     return Flow::Go;
                 }
                 if self.throttled() {
