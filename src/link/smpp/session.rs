@@ -987,8 +987,11 @@ impl BindTask {
             }
             Body::DeliverSm(d) => {
                 if !self.role.receives() {
-                    Pdu::response_to(CommandId::DeliverSm, seq, CommandStatus::ESME_RINVBNDSTS)
-                        .map(|r| r.encode(&mut s.wbuf));
+                    if let Some(r) =
+                        Pdu::response_to(CommandId::DeliverSm, seq, CommandStatus::ESME_RINVBNDSTS)
+                    {
+                        r.encode(&mut s.wbuf);
+                    }
                 } else {
                     let msg = self.inbound_message(InboundPdu::DeliverSm(d));
                     let fut = self.handler.handle(msg);
@@ -998,9 +1001,12 @@ impl BindTask {
                 }
             }
             Body::DataSm(d) => {
-                if !self.role.receives() && self.submits.is_none() {
-                    Pdu::response_to(CommandId::DataSm, seq, CommandStatus::ESME_RINVBNDSTS)
-                        .map(|r| r.encode(&mut s.wbuf));
+                if !self.role.receives() {
+                    if let Some(r) =
+                        Pdu::response_to(CommandId::DataSm, seq, CommandStatus::ESME_RINVBNDSTS)
+                    {
+                        r.encode(&mut s.wbuf);
+                    }
                 } else {
                     let msg = self.inbound_message(InboundPdu::DataSm(d));
                     let fut = self.handler.handle(msg);
@@ -1114,6 +1120,8 @@ impl BindTask {
     }
 }
 
+// Nearly every entry is a Submit, so boxing it would only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 enum InFlight {
     Submit { job: Job, sent: Instant },
     EnquireLink,
