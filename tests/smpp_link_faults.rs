@@ -762,3 +762,39 @@ async fn permanent_and_transient_statuses_are_classified() {
     assert!(matches!(o, SubmitOutcome::Accepted { .. }), "{o:?}");
     shutdown(h).await;
 }
+
+#[tokio::test]
+async fn responses_are_matched_by_sequence_number_across_reordering_and_the_wrap() {
+    // Start 8 below the top so the window crosses 0x7FFFFFFF -> 1; the simulator answers in random order.
+    let h = start(
+        sim_config(),
+        |c| {
+            c.window = 32;
+            c.first_sequence_number = 0x7FFF_FFF8;
+        },
+        None,
+    )
+    .await;
+    assert!(h.handle.wait_bound(LIMIT).await);
+    h.sim
+        .control()
+        .set_response_jitter(Duration::from_millis(50));
+    let outcomes = timeout(
+        LIMIT,
+        join_all((0..32).map(|i| h.handle.submit(sms(i, false)))),
+    )
+    .await
+    .expect("all answered");
+    // The simulator numbers messages in arrival order (decimal ids), which is submission order here, and
+    // answers in a shuffled order: each request must still get its own id.
+    let ids: Vec<u64> = outcomes
+        .iter()
+        .map(|o| match o {
+            SubmitOutcome::Accepted { message_id } => message_id.parse().expect("decimal"),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let first = ids[0];
+    assert_eq!(ids, (first..first + 32).collect::<Vec<_>>());
+    shutdown(h).await;
+}

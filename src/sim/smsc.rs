@@ -240,6 +240,7 @@ struct Shared {
     throttle_second: AtomicU64,
     throttle_count: AtomicU32,
     response_delay_us: AtomicU64,
+    response_jitter_us: AtomicU64,
     answer_enquire_link: AtomicBool,
     silent: AtomicBool,
     refuse_binds: AtomicU32,
@@ -275,6 +276,12 @@ impl SmscControl {
     pub fn set_response_delay(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.shared.response_delay_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Add a random delay of up to this much to each response, so responses come back out of order.
+    pub fn set_response_jitter(&self, max: Duration) {
+        let us = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
+        self.shared.response_jitter_us.store(us, Ordering::Relaxed);
     }
 
     /// Answer enquire_link or not.
@@ -416,6 +423,7 @@ impl Smsc {
             throttle_second: AtomicU64::new(0),
             throttle_count: AtomicU32::new(0),
             response_delay_us: AtomicU64::new(0),
+            response_jitter_us: AtomicU64::new(0),
             answer_enquire_link: AtomicBool::new(true),
             silent: AtomicBool::new(false),
             refuse_binds: AtomicU32::new(0),
@@ -641,7 +649,9 @@ struct Conn {
     waiting: BinaryHeap<Reverse<PendingReceipt>>,
     /// Receipts due but held back by the window, and MOs.
     ready: VecDeque<Outgoing>,
-    delayed: VecDeque<(Instant, Vec<u8>)>,
+    /// Delayed responses by due time (a jitter reorders them).
+    delayed: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>>,
+    delayed_n: u64,
     /// Message states for query_sm / cancel_sm / replace_sm (bounded).
     states: HashMap<u64, u8>,
     rng: SmallRng,
@@ -681,7 +691,8 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, id: u64, cancel: Cancella
         outstanding: 0,
         waiting: BinaryHeap::new(),
         ready: VecDeque::new(),
-        delayed: VecDeque::new(),
+        delayed: BinaryHeap::new(),
+        delayed_n: 0,
         states: HashMap::new(),
         rng: SmallRng::from_rng(&mut rand::rng()),
         text: Vec::with_capacity(256),
@@ -758,7 +769,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, id: u64, cancel: Cancella
 impl Conn {
     fn next_timer(&self) -> Option<Instant> {
         let a = self.waiting.peek().map(|r| r.0.due);
-        let b = self.delayed.front().map(|d| d.0);
+        let b = self.delayed.peek().map(|d| d.0.0);
         match (a, b) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -767,11 +778,8 @@ impl Conn {
 
     fn on_timer(&mut self) {
         let now = Instant::now();
-        while let Some((due, _)) = self.delayed.front() {
-            if *due > now {
-                break;
-            }
-            if let Some((_, bytes)) = self.delayed.pop_front() {
+        while self.delayed.peek().is_some_and(|d| d.0.0 <= now) {
+            if let Some(Reverse((_, _, bytes))) = self.delayed.pop() {
                 self.wbuf.extend_from_slice(&bytes);
             }
         }
@@ -890,11 +898,19 @@ impl Conn {
     /// Queues a response, now or after the configured delay.
     fn respond(&mut self, pdu: Pdu<'_>) {
         let delay = self.shared.response_delay_us.load(Ordering::Relaxed);
-        if delay == 0 {
+        let jitter = self.shared.response_jitter_us.load(Ordering::Relaxed);
+        if delay == 0 && jitter == 0 {
             pdu.encode(&mut self.wbuf);
         } else {
-            let due = Instant::now() + Duration::from_micros(delay);
-            self.delayed.push_back((due, pdu.to_vec()));
+            let extra = if jitter > 0 {
+                self.rng.random_range(0..=jitter)
+            } else {
+                0
+            };
+            let due = Instant::now() + Duration::from_micros(delay + extra);
+            self.delayed_n += 1;
+            self.delayed
+                .push(Reverse((due, self.delayed_n, pdu.to_vec())));
         }
     }
 

@@ -122,6 +122,9 @@ pub struct SmppLinkConfig {
     pub max_inbound_pending: usize,
     /// Capacity of the submit channel in front of the link.
     pub submit_queue: usize,
+    /// sequence_number of the bind; later requests count up from it and wrap after 0x7FFFFFFF to 1
+    /// (SMPP 3.4 §5.1.4). 1 normally; tests start near the top to cross the wrap.
+    pub first_sequence_number: u32,
 }
 
 impl Default for SmppLinkConfig {
@@ -154,6 +157,7 @@ impl Default for SmppLinkConfig {
             max_pdu_size: 64 * 1024,
             max_inbound_pending: 64,
             submit_queue: 1024,
+            first_sequence_number: 1,
         }
     }
 }
@@ -176,6 +180,9 @@ impl SmppLinkConfig {
         }
         if self.max_inbound_pending == 0 || self.submit_queue == 0 {
             return bad("max_inbound_pending/submit_queue", "at least 1");
+        }
+        if !(1..=0x7FFF_FFFF).contains(&self.first_sequence_number) {
+            return bad("first_sequence_number", "between 1 and 0x7FFFFFFF");
         }
         if self.max_pdu_size < 16 {
             return bad("max_pdu_size", "at least 16 octets");

@@ -600,7 +600,7 @@ impl BindTask {
             BindRole::Receiver => Body::BindReceiver(bind),
         };
         let mut out = BytesMut::new();
-        Pdu::new(1, body).encode(&mut out);
+        Pdu::new(cfg.first_sequence_number, body).encode(&mut out);
         wr.write_all(&out).await?;
         wr.flush().await?;
         let mut codec = SmppCodec::new(cfg.max_pdu_size);
@@ -625,7 +625,7 @@ impl BindTask {
                     | Body::BindTransmitterResp(_)
                     | Body::BindReceiverResp(_)
                     | Body::GenericNack(_)
-                        if pdu.sequence_number == 1 =>
+                        if pdu.sequence_number == cfg.first_sequence_number =>
                     {
                         if pdu.command_status.is_ok() && !matches!(pdu.body, Body::GenericNack(_)) {
                             return Ok((rd, wr, rbuf));
@@ -672,7 +672,7 @@ impl BindTask {
             wbuf: BytesMut::with_capacity(READ_CHUNK),
             need_flush: false,
             codec: SmppCodec::new(self.config.max_pdu_size),
-            next_seq: 2,
+            next_seq: next_seq(self.config.first_sequence_number),
             in_flight: HashMap::with_capacity(self.config.window * 2),
             submits_in_flight: 0,
             deadlines: VecDeque::with_capacity(self.config.window),
