@@ -33,6 +33,35 @@ impl Sink for Count {
     }
 }
 
+/// Writes into a slice sized by [`Count`] beforehand: no capacity checks per field, as `BytesMut::put_*`
+/// would do. A slice too short (it never is) drops the excess instead of panicking.
+struct Slice<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl Sink for Slice<'_> {
+    #[inline]
+    fn u8(&mut self, v: u8) {
+        if let Some(b) = self.buf.get_mut(self.pos) {
+            *b = v;
+        }
+        self.pos += 1;
+    }
+    #[inline]
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+    #[inline]
+    fn bytes(&mut self, v: &[u8]) {
+        let end = self.pos + v.len();
+        if let Some(d) = self.buf.get_mut(self.pos..end) {
+            d.copy_from_slice(v);
+        }
+        self.pos = end;
+    }
+}
+
 struct Put<'b, B>(&'b mut B);
 
 impl<B: BufMut> Sink for Put<'_, B> {
@@ -194,6 +223,7 @@ fn query_sm_resp<S: Sink>(s: &mut S, b: &QuerySmResp<'_>) {
     tlvs(s, &b.tlvs);
 }
 
+#[inline]
 fn body<S: Sink>(s: &mut S, body: &Body<'_>) {
     match body {
         Body::BindReceiver(b) | Body::BindTransmitter(b) | Body::BindTransceiver(b) => bind(s, b),
@@ -266,6 +296,7 @@ fn body<S: Sink>(s: &mut S, body: &Body<'_>) {
 
 impl Pdu<'_> {
     /// command_length: the octets [`Pdu::encode`] writes (SMPP 3.4 §3.2).
+    #[inline]
     pub fn encoded_len(&self) -> usize {
         let mut c = Count(super::HEADER_LEN);
         body(&mut c, &self.body);
@@ -278,24 +309,63 @@ impl Pdu<'_> {
     /// [`Pdu::validate`] first; for every valid PDU `Pdu::decode(&bytes) == Ok(pdu)`.
     pub fn write_to<B: BufMut>(&self, buf: &mut B) {
         let len = self.encoded_len();
-        buf.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
-        buf.put_u32(self.command_id().as_u32());
-        buf.put_u32(self.command_status.0);
-        buf.put_u32(self.sequence_number);
+        header(&mut Put(buf), self, len);
         body(&mut Put(buf), &self.body);
     }
 
-    /// Appends the PDU to `buf`, reserving its length first.
+    /// Appends the PDU to `buf` (command_length included).
+    #[inline]
     pub fn encode(&self, buf: &mut BytesMut) {
-        buf.reserve(self.encoded_len());
-        self.write_to(buf);
+        let len = self.encoded_len();
+        buf.reserve(len);
+        buf.extend_from_slice(&self.header_octets(len));
+        let body_len = len.saturating_sub(super::HEADER_LEN);
+        if body_len > 0 {
+            let start = buf.len();
+            buf.resize(start + body_len, 0);
+            let mut s = Slice {
+                buf: buf.get_mut(start..).unwrap_or_default(),
+                pos: 0,
+            };
+            body(&mut s, &self.body);
+        }
+    }
+
+    #[inline]
+    fn header_octets(&self, len: usize) -> [u8; super::HEADER_LEN] {
+        let mut h = [0u8; super::HEADER_LEN];
+        header(
+            &mut Slice {
+                buf: &mut h,
+                pos: 0,
+            },
+            self,
+            len,
+        );
+        h
+    }
+
+    /// Writes the PDU at the start of `out`; returns its length, or `None` (nothing written) when `out`
+    /// is shorter than [`Pdu::encoded_len`].
+    pub fn encode_to_slice(&self, out: &mut [u8]) -> Option<usize> {
+        let len = self.encoded_len();
+        self.fill(out.get_mut(..len)?, len);
+        Some(len)
     }
 
     /// The PDU's octets.
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.encoded_len());
-        self.write_to(&mut v);
+        let len = self.encoded_len();
+        let mut v = vec![0; len];
+        self.fill(&mut v, len);
         v
+    }
+
+    #[inline]
+    fn fill(&self, out: &mut [u8], len: usize) {
+        let mut s = Slice { buf: out, pos: 0 };
+        header(&mut s, self, len);
+        body(&mut s, &self.body);
     }
 
     /// Checks what [`Pdu::encode`] cannot say on the wire or what the peer would reject: C-octet strings
@@ -304,6 +374,14 @@ impl Pdu<'_> {
     pub fn validate(&self) -> Result<(), PduError> {
         validate_body(&self.body)
     }
+}
+
+#[inline]
+fn header<S: Sink>(s: &mut S, p: &Pdu<'_>, len: usize) {
+    s.u32(u32::try_from(len).unwrap_or(u32::MAX));
+    s.u32(p.command_id().as_u32());
+    s.u32(p.command_status.0);
+    s.u32(p.sequence_number);
 }
 
 fn check_c(f: CField, v: &[u8]) -> Result<(), PduError> {

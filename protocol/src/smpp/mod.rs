@@ -118,6 +118,7 @@ pub enum Frame<'a> {
 /// A command_length below 16 or above `limits.max_command_length` is an error as soon as its 4 octets are
 /// there ([`FrameError::BadCommandLength`], stream out of sync). Any other error leaves the stream in sync:
 /// [`FrameError::consumed`] octets are to be skipped.
+#[inline]
 pub fn decode_frame<'a>(buf: &'a [u8], limits: &Limits) -> Result<Frame<'a>, FrameError> {
     let Some(len_octets) = buf.get(..4) else {
         return Ok(Frame::Incomplete {
@@ -160,6 +161,7 @@ pub fn decode_frame<'a>(buf: &'a [u8], limits: &Limits) -> Result<Frame<'a>, Fra
 impl<'a> Pdu<'a> {
     /// Decodes exactly one PDU: `buf` must hold it whole, with nothing after it (command_length ==
     /// `buf.len()`). The result borrows C-octet strings, short_message and TLVs from `buf`.
+    #[inline]
     pub fn decode(buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
         let header = peek_header(buf).ok_or(PduError::ShortHeader { len: buf.len() })?;
         if usize::try_from(header.command_length).ok() != Some(buf.len()) {

@@ -784,3 +784,21 @@ fn every_command_has_a_vector() {
         assert_eq!(p.is_response(), id & 0x8000_0000 != 0);
     }
 }
+
+#[test]
+fn encoders_agree() {
+    let sm = [&[5u8][..], b"hello"].concat();
+    let wire = pdu(0x04, 0, 3, &submit_sm_body(&sm, &[0x02, 0x04, 0, 2, 0, 7]));
+    let p = Pdu::decode(&wire).unwrap();
+    let mut b = bytes::BytesMut::from(&b"xx"[..]);
+    p.encode(&mut b);
+    assert_eq!(&b[..2], b"xx");
+    assert_eq!(&b[2..], &wire[..]);
+    let mut g = Vec::new();
+    p.write_to(&mut g);
+    assert_eq!(g, wire);
+    let mut s = vec![0u8; wire.len() + 3];
+    assert_eq!(p.encode_to_slice(&mut s), Some(wire.len()));
+    assert_eq!(&s[..wire.len()], &wire[..]);
+    assert_eq!(p.encode_to_slice(&mut s[..wire.len() - 1]), None);
+}
