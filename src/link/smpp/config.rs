@@ -203,3 +203,53 @@ impl SmppLinkConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters_within_the_upper_half() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+        };
+        let steps: Vec<u128> = std::iter::successors(Some(b.initial), |d| Some(b.next(*d)))
+            .take(6)
+            .map(|d| d.as_millis())
+            .collect();
+        assert_eq!(steps, [100, 200, 400, 800, 1000, 1000]);
+        for _ in 0..200 {
+            let j = Backoff::jittered(Duration::from_millis(400));
+            assert!(
+                j >= Duration::from_millis(200) && j <= Duration::from_millis(400),
+                "{j:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let mut c = SmppLinkConfig::default();
+        assert!(c.validate().is_ok());
+        c.window = 0;
+        assert!(
+            c.validate()
+                .is_err_and(|e| e.to_string().contains("window"))
+        );
+        let mut c = SmppLinkConfig {
+            password: "123456789".into(),
+            ..SmppLinkConfig::default()
+        };
+        assert!(
+            c.validate()
+                .is_err_and(|e| e.to_string().contains("password"))
+        );
+        c.password.clear();
+        c.first_sequence_number = 0;
+        assert!(
+            c.validate()
+                .is_err_and(|e| e.to_string().contains("first_sequence_number"))
+        );
+    }
+}
