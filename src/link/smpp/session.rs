@@ -665,25 +665,7 @@ impl BindTask {
     }
 
     async fn run_session(&mut self, rd: Reader, wr: Writer, rbuf: BytesMut) -> SessionEnd {
-        let mut s = Session {
-            rd,
-            wr,
-            rbuf,
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
-            need_flush: false,
-            codec: SmppCodec::new(self.config.max_pdu_size),
-            next_seq: next_seq(self.config.first_sequence_number),
-            in_flight: HashMap::with_capacity(self.config.window * 2),
-            submits_in_flight: 0,
-            deadlines: VecDeque::with_capacity(self.config.window),
-            inbound: FuturesUnordered::new(),
-            last_rx: Instant::now(),
-            enquire: None,
-            paused_until: None,
-            throttle_step: self.config.throttle.initial,
-            draining: false,
-            unbind: None,
-        };
+        let mut s = Session::new(rd, wr, rbuf, &self.config);
         let end = self.session_loop(&mut s).await;
         // Every request still in flight comes back: its outcome is unknown.
         for (_, f) in s.in_flight.drain() {
@@ -813,8 +795,9 @@ impl BindTask {
         }
     }
 
-    fn next_deadline(&self, s: &Session) -> Instant {
+    fn next_deadline(&self, s: &mut Session) -> Instant {
         let cfg = &self.config;
+        s.prune_deadlines(cfg.window);
         let mut next = match s.enquire {
             Some((_, due)) => due,
             None => s.last_rx + cfg.enquire_link_interval,
@@ -1154,6 +1137,28 @@ struct Session {
 }
 
 impl Session {
+    fn new(rd: Reader, wr: Writer, rbuf: BytesMut, config: &SmppLinkConfig) -> Session {
+        Session {
+            rd,
+            wr,
+            rbuf,
+            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            need_flush: false,
+            codec: SmppCodec::new(config.max_pdu_size),
+            next_seq: next_seq(config.first_sequence_number),
+            in_flight: HashMap::with_capacity(config.window * 2),
+            submits_in_flight: 0,
+            deadlines: VecDeque::with_capacity(config.window),
+            inbound: FuturesUnordered::new(),
+            last_rx: Instant::now(),
+            enquire: None,
+            paused_until: None,
+            throttle_step: config.throttle.initial,
+            draining: false,
+            unbind: None,
+        }
+    }
+
     /// The next free sequence_number: 1..=0x7FFFFFFF, wrapping, skipping any still in flight.
     fn alloc_seq(&mut self) -> u32 {
         loop {
@@ -1162,6 +1167,22 @@ impl Session {
             if !self.in_flight.contains_key(&seq) {
                 return seq;
             }
+        }
+    }
+
+    /// Drops deadline entries of submits already answered: from the front (so the timer aims at a live
+    /// request), and all of them when answered ones pile up behind a slow one, so the queue stays within a
+    /// few windows whatever the response timeout.
+    fn prune_deadlines(&mut self, window: usize) {
+        let in_flight = &self.in_flight;
+        let live = |&(_, seq): &(Instant, u32)| {
+            matches!(in_flight.get(&seq), Some(InFlight::Submit { .. }))
+        };
+        while self.deadlines.front().is_some_and(|e| !live(e)) {
+            self.deadlines.pop_front();
+        }
+        if self.deadlines.len() > window.saturating_mul(4).max(64) {
+            self.deadlines.retain(live);
         }
     }
 
@@ -1178,6 +1199,54 @@ pub(crate) fn next_seq(seq: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job() -> Job {
+        Job {
+            req: SubmitRequest::SubmitSm(SubmitSm::default()),
+            reply: oneshot::channel().0,
+            ordinal: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn answered_deadlines_do_not_pile_up_behind_a_slow_request() {
+        let cfg = SmppLinkConfig {
+            window: 10,
+            ..SmppLinkConfig::default()
+        };
+        let mut s = Session::new(
+            Box::new(tokio::io::empty()),
+            Box::new(tokio::io::sink()),
+            BytesMut::new(),
+            &cfg,
+        );
+        let now = Instant::now();
+        // One request stays unanswered; 10,000 behind it are answered.
+        for _ in 0..10_001 {
+            let seq = s.alloc_seq();
+            s.in_flight.insert(
+                seq,
+                InFlight::Submit {
+                    job: job(),
+                    sent: now,
+                },
+            );
+            s.deadlines.push_back((now, seq));
+            if seq != 2 {
+                s.in_flight.remove(&seq);
+            }
+            s.prune_deadlines(cfg.window);
+        }
+        assert!(s.deadlines.len() <= 64, "{}", s.deadlines.len());
+        assert_eq!(
+            s.deadlines.front().map(|d| d.1),
+            Some(2),
+            "the live one is kept"
+        );
+        s.in_flight.remove(&2);
+        s.prune_deadlines(cfg.window);
+        assert!(s.deadlines.is_empty());
+    }
 
     #[test]
     fn sequence_numbers_wrap_to_one() {
