@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use smsbridge_protocol::dlr::{ReceiptState, parse_receipt, resolve};
 use smsbridge_protocol::smpp::{
     Bind, Body, CommandId, CommandStatus, DataSm, DeliverSm, INTERFACE_VERSION_34, Pdu,
@@ -756,6 +756,12 @@ impl BindTask {
                 Some((seq, id, verdict)) = s.inbound.next(), if !s.inbound.is_empty() => {
                     if let Some(resp) = Pdu::response_to(id, seq, verdict.status()) {
                         resp.encode(&mut s.wbuf);
+                    }
+                    // Answer every other commit that is already done in the same write.
+                    while let Some(Some((seq, id, verdict))) = s.inbound.next().now_or_never() {
+                        if let Some(resp) = Pdu::response_to(id, seq, verdict.status()) {
+                            resp.encode(&mut s.wbuf);
+                        }
                     }
                     // Room again: decode what waited in the buffer.
                     if !s.rbuf.is_empty()
