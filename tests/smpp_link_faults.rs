@@ -798,3 +798,70 @@ async fn responses_are_matched_by_sequence_number_across_reordering_and_the_wrap
     assert_eq!(ids, (first..first + 32).collect::<Vec<_>>());
     shutdown(h).await;
 }
+
+#[tokio::test]
+async fn smsc_requests_are_answered_and_data_sm_flows_both_ways() {
+    use smsbridge_protocol::smpp::{Body, DataSm, Pdu, Tlvs, tag};
+    let mut h = start(sim_config(), |_| {}, None).await;
+    assert!(h.handle.wait_bound(LIMIT).await);
+    let ctl = h.sim.control();
+    let c = h.sim.counters();
+    // The SMSC's enquire_link is answered.
+    ctl.send_raw(&Pdu::new(900, Body::EnquireLink).to_vec());
+    assert!(eventually(LIMIT, || load(&c.enquire_link_resps) == 1).await);
+    // An MO as data_sm reaches the handler and is answered with data_sm_resp after the commit.
+    let mo = Pdu::new(
+        901,
+        Body::DataSm(DataSm {
+            source_addr: b"4917000".to_vec().into(),
+            destination_addr: b"12345".to_vec().into(),
+            tlvs: Tlvs::from_pairs([(tag::MESSAGE_PAYLOAD, &b"via data_sm"[..])]).expect("tlv"),
+            ..DataSm::default()
+        }),
+    );
+    ctl.send_raw(&mo.to_vec());
+    let m = timeout(LIMIT, h.inbound.recv())
+        .await
+        .expect("in time")
+        .expect("open");
+    assert_eq!(m.kind, InboundKind::Mo);
+    match &m.pdu {
+        smsbridge::link::smpp::InboundPdu::DataSm(d) => {
+            assert_eq!(d.tlvs.message_payload(), Some(&b"via data_sm"[..]));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(eventually(LIMIT, || load(&c.deliver_resp_ok) == 1).await);
+    // A concatenated MO arrives as its segments, UDH intact, for the reassembler.
+    assert_eq!(
+        ctl.inject_mo_multipart("4917000", "12345", &[b'z'; 200], 7, 153),
+        2
+    );
+    for part in 1..=2u8 {
+        let m = timeout(LIMIT, h.inbound.recv())
+            .await
+            .expect("in time")
+            .expect("open");
+        match &m.pdu {
+            smsbridge::link::smpp::InboundPdu::DeliverSm(d) => {
+                assert!(d.esm_class.udhi());
+                assert_eq!(&d.short_message[..6], &[5, 0, 3, 7, 2, part]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // submit as data_sm.
+    let o = timeout(
+        LIMIT,
+        h.handle.submit(SubmitRequest::DataSm(DataSm {
+            destination_addr: b"4915100000002".to_vec().into(),
+            tlvs: Tlvs::from_pairs([(tag::MESSAGE_PAYLOAD, &b"hello"[..])]).expect("tlv"),
+            ..DataSm::default()
+        })),
+    )
+    .await
+    .expect("answered");
+    assert!(matches!(o, SubmitOutcome::Accepted { .. }), "{o:?}");
+    assert!(eventually(LIMIT, || load(&c.deliver_resp_ok) == 3).await);
+    shutdown(h).await;
+}

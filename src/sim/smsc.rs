@@ -159,7 +159,7 @@ pub struct SimCounters {
     pub unanswered: AtomicU64,
     /// Receipts sent (deliver_sm).
     pub receipts_sent: AtomicU64,
-    /// deliver_sm_resp with ESME_ROK (receipts and MOs).
+    /// deliver_sm_resp (or data_sm_resp) with ESME_ROK (receipts and MOs).
     pub deliver_resp_ok: AtomicU64,
     /// deliver_sm_resp with an error status.
     pub deliver_resp_error: AtomicU64,
@@ -169,6 +169,8 @@ pub struct SimCounters {
     pub queries: AtomicU64,
     /// enquire_link received.
     pub enquire_links: AtomicU64,
+    /// enquire_link_resp received (answers to enquire_link sent with [`SmscControl::send_raw`]).
+    pub enquire_link_resps: AtomicU64,
     /// unbind received.
     pub unbinds: AtomicU64,
     /// unbind_resp received (after our unbind).
@@ -1135,7 +1137,7 @@ impl Conn {
                 SimCounters::add(&c.unbind_resps);
                 return Flow::Close;
             }
-            Body::DeliverSmResp(_) => {
+            Body::DeliverSmResp(_) | Body::DataSmResp(_) => {
                 self.outstanding = self.outstanding.saturating_sub(1);
                 if pdu.command_status.is_ok() {
                     SimCounters::add(&c.deliver_resp_ok);
@@ -1148,7 +1150,7 @@ impl Conn {
                 c.last_generic_nack_status
                     .store(pdu.command_status.0, Ordering::Relaxed);
             }
-            Body::EnquireLinkResp(_) => {}
+            Body::EnquireLinkResp(_) => SimCounters::add(&c.enquire_link_resps),
             _ => {
                 if !pdu.is_response() {
                     let reply = pdu
