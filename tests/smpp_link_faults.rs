@@ -865,3 +865,41 @@ async fn smsc_requests_are_answered_and_data_sm_flows_both_ways() {
     assert!(eventually(LIMIT, || load(&c.deliver_resp_ok) == 3).await);
     shutdown(h).await;
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_for_a_stuck_handler_and_never_acks_uncommitted() {
+    let gate = Arc::new(Semaphore::new(0));
+    let h = start(
+        sim_config(),
+        |c| c.response_timeout = Duration::from_millis(400),
+        Some(gate.clone()),
+    )
+    .await;
+    assert!(h.handle.wait_bound(LIMIT).await);
+    assert!(h.sim.control().inject_mo(MoMessage {
+        source_addr: "4917000".into(),
+        destination_addr: "12345".into(),
+        data_coding: DataCoding::DEFAULT,
+        esm_class: EsmClass::DEFAULT,
+        short_message: b"never committed".to_vec(),
+    }));
+    assert!(eventually(LIMIT, || h.called.load(Ordering::SeqCst) == 1).await);
+    let started = Instant::now();
+    h.cancel.cancel();
+    let Harness { sim, link, .. } = h;
+    timeout(Duration::from_secs(5), link.expect("link").join())
+        .await
+        .expect("shutdown is bounded");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "it waited for the drain"
+    );
+    let c = sim.counters();
+    assert!(eventually(LIMIT, || load(&c.unbinds) == 1).await, "unbound");
+    assert_eq!(
+        load(&c.deliver_resp_ok),
+        0,
+        "an uncommitted MO is never acknowledged"
+    );
+    sim.shutdown().await;
+}

@@ -710,8 +710,9 @@ impl BindTask {
                 self.send_submit(s, job);
             }
             // Graceful shutdown: once the window is empty and the handler is done, unbind.
-            if s.draining && s.unbind.is_none() && s.submits_in_flight == 0 && s.inbound.is_empty()
-            {
+            let drained = s.submits_in_flight == 0 && s.inbound.is_empty();
+            let overdue = s.drain_deadline.is_some_and(|d| d <= Instant::now());
+            if s.draining && s.unbind.is_none() && (drained || overdue) {
                 let seq = s.alloc_seq();
                 Pdu::new(seq, Body::Unbind).encode(&mut s.wbuf);
                 s.in_flight.insert(seq, InFlight::Unbind);
@@ -732,6 +733,9 @@ impl BindTask {
                 biased;
                 _ = self.cancel.cancelled(), if !s.draining => {
                     s.draining = true;
+                    // The window drains within a response timeout; an SMSC that keeps the handler busy
+                    // with deliveries does not hold the unbind back longer than that.
+                    s.drain_deadline = Some(Instant::now() + cfg.response_timeout);
                     s.paused_until = None;
                     // Throttled submits will not be retried now: hand them back.
                     for job in self.retry.drain(..) {
@@ -816,6 +820,8 @@ impl BindTask {
         }
         if let Some(u) = s.unbind {
             next = next.min(u);
+        } else if let Some(d) = s.drain_deadline {
+            next = next.min(d);
         }
         next
     }
@@ -1138,6 +1144,8 @@ struct Session {
     paused_until: Option<Instant>,
     throttle_step: Duration,
     draining: bool,
+    /// When draining stops waiting and unbinds anyway.
+    drain_deadline: Option<Instant>,
     /// When our unbind gives up waiting for unbind_resp.
     unbind: Option<Instant>,
 }
@@ -1161,6 +1169,7 @@ impl Session {
             paused_until: None,
             throttle_step: config.throttle.initial,
             draining: false,
+            drain_deadline: None,
             unbind: None,
         }
     }
