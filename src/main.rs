@@ -84,6 +84,11 @@ enum Command {
         #[command(flatten)]
         conn: ConnArgs,
     },
+    /// Simulators of the gateway's peers.
+    Sim {
+        #[command(subcommand)]
+        action: SimAction,
+    },
 }
 
 /// Where the gateway's API is and the token to use.
@@ -107,6 +112,12 @@ impl ConnArgs {
                 .filter(|t| !t.is_empty()),
         }
     }
+}
+
+#[derive(Subcommand)]
+enum SimAction {
+    /// An SMPP 3.4 SMSC: binds, submits, receipts, MO, faults.
+    Smsc(smsbridge::sim::cli::SmscArgs),
 }
 
 #[derive(Subcommand)]
@@ -230,6 +241,9 @@ fn main() -> ExitCode {
             conn,
         } => cli::client::events(&conn.connection(), after, &kinds, limit, &mut out),
         Command::Status { conn } => cli::client::status(&conn.connection(), &mut out),
+        Command::Sim { action } => match action {
+            SimAction::Smsc(args) => smsbridge::sim::cli::smsc(args),
+        },
     };
     let _ = out.flush();
     match result {
