@@ -260,7 +260,13 @@ impl RateLimiter {
         Err(TryAcquireError::Wait(st.time_until(total)))
     }
 
-    /// Waits until `segments` tokens can be taken, in arrival order, and takes them. Dropping the future
+    /// Waits until `segments` tokens can be taken, in arrival order, and takes them.
+    ///
+    /// Timers tick in milliseconds, so a waiter is woken up to a millisecond after its tokens were due.
+    /// A backlog gets the whole rate when each request leaves room in the bucket for that much accrual:
+    /// `segments <= burst + 1 - Rate::min_burst(per_second)` (always true for the one segment at a time
+    /// that the gateway asks for). Larger requests are still served in order and never exceed the rate,
+    /// but may get somewhat less of it. Dropping the future
     /// before it completes takes nothing and lets the next waiter go.
     pub async fn acquire(&self, segments: u32) -> Result<(), AcquireError> {
         let (ticket, wake) = {

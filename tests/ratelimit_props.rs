@@ -1,6 +1,7 @@
 //! Property test of the rate limiter on paused time: for random rates, bursts, numbers of links, request
 //! sizes and cancelled waits, no closed one-second window holds more than rate + burst segments, and with a
-//! backlog the carrier gets at least 95% of its rate.
+//! backlog the carrier gets at least 95% of its rate (for requests of up to burst + 1 - min_burst segments,
+//! the documented bound).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -106,8 +107,13 @@ proptest! {
         }
         let start = grants.first().map(|g| g.0);
         let total: u64 = grants.iter().map(|g| u64::from(g.1)).sum();
-        let wanted = 0.95 * f64::from(s.per_second) * s.seconds as f64;
         prop_assert!(start.is_some());
-        prop_assert!(total as f64 >= wanted, "{total} segments in {} s at {}/s", s.seconds, s.per_second);
+        // The full rate is promised for requests that leave room in the bucket for one timer tick's
+        // accrual (see RateLimiter::acquire); the gateway itself acquires one segment at a time.
+        let full_rate_request = s.burst + 1 - Rate::min_burst(f64::from(s.per_second));
+        if s.max_request <= full_rate_request {
+            let wanted = 0.95 * f64::from(s.per_second) * s.seconds as f64;
+            prop_assert!(total as f64 >= wanted, "{total} segments in {} s at {}/s", s.seconds, s.per_second);
+        }
     }
 }
