@@ -27,6 +27,7 @@ need_deb_pkg() { # need_deb_pkg <package>: for packages without a command of the
 # Interop peers we did not write.
 need_deb tshark tshark
 need_deb_pkg libnet-smpp-perl
+need_deb smsd smstools
 if [ ! -d tests/interop/node_modules/smpp ]; then
   log "installing node's smpp package for the interop SMSC"
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
