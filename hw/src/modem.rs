@@ -654,7 +654,10 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Request>, cancel: CancellationToke
             cnma: false,
         };
         ctx.set_state(LinkState::Initializing);
-        let mut fault = link.start().await.err();
+        let mut fault = tokio::select! {
+            _ = cancel.cancelled() => break 'outer,
+            r = link.start() => r.err(),
+        };
         let mut resets_in_row = 0u32;
         loop {
             match fault.take() {
@@ -675,7 +678,10 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Request>, cancel: CancellationToke
                     ModemMetrics::inc(&ctx.metrics.errors);
                     ModemMetrics::inc(&ctx.metrics.resets);
                     ctx.set_state(LinkState::Resetting);
-                    fault = link.recover().await.err();
+                    fault = tokio::select! {
+                        _ = cancel.cancelled() => break 'outer,
+                        r = link.recover() => r.err(),
+                    };
                 }
                 Some(LinkFault::Sim(problem)) => {
                     tracing::error!(modem = %ctx.cfg.name, %problem, "SIM unusable");

@@ -1009,7 +1009,10 @@ async fn run(pty: Pty, shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Ctl>
                             if line.is_empty() {
                                 continue;
                             }
-                            let text = String::from_utf8_lossy(&line).trim().to_owned();
+                            // Modems ignore control characters around a command (an ESC sent to leave a prompt, noise).
+                            let text = String::from_utf8_lossy(&line)
+                                .trim_matches(|c: char| c.is_control() || c.is_whitespace())
+                                .to_owned();
                             line.clear();
                             match handle_line(&pty, &shared, &mut rx, &text).await {
                                 LineOutcome::Closed => return,
