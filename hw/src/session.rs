@@ -200,7 +200,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                         prompted = true;
                         break;
                     }
-                    Item::Final(result) => return Ok(Answer { info, result }),
+                    // `OK` cannot answer `+CMGS=<n>` before the prompt: it is noise or a late answer
+                    // to something else. Keep waiting for the prompt.
+                    Item::Final(FinalResult::Ok) => {}
+                    Item::Final(result) => {
+                        // If the prompt still comes after this, ESC abandons it so that the next command
+                        // is not taken as the message body.
+                        self.write(&[ESC]).await?;
+                        return Ok(Answer { info, result });
+                    }
                     Item::Info(r) => info.push(r),
                     Item::Urc(r) => self.push_urc(r),
                     Item::Echo(_) | Item::Error(_) => {}

@@ -98,16 +98,21 @@ async fn cms_error_500_is_transient_and_330_permanent() {
 async fn garbage_bytes_do_not_break_the_session() {
     let mut r = rig();
     r.ready().await;
+    // Line noise while idle, with words that look like result codes.
     r.sim
-        .inject_garbage(b"\xff\xfe\x00\x13\x11noise!\r\n\x00\x00+++\r\nOK\r\n\xc3\x28");
+        .inject_garbage(b"\xff\xfe\x00\x13\x11noise!\r\n\x00\x00+++\r\nOK\r\n\xc3\x28ERROR\r\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let sent = r.modem.send(sms("through the noise")).await;
     assert!(sent.is_ok(), "{sent:?}");
-    r.sim.inject_garbage(b"\r\n\x7f\x01garbage line\r\n");
+    // Noise in the middle of commands and URCs.
+    r.sim
+        .inject_garbage(b"\r\n\x7f\x01garbage line\r\n\xff\xff");
     r.sim
         .inject_sms("+46709999999", "still here")
         .unwrap_or_default();
+    r.sim.inject_garbage(b"\x00\xfe#%&\r\n");
     expect_incoming(&mut r, "still here").await;
-    r.sim.inject_garbage(b"\x00\xffERROR\r\n");
+    r.sim.inject_garbage(b"\x00\xff\x1b@@@\r\n");
     let sent = r.modem.send(sms("and again")).await;
     assert!(sent.is_ok(), "{sent:?}");
     let texts: Vec<_> = r.sim.sent().into_iter().filter_map(|s| s.text).collect();
