@@ -31,6 +31,16 @@ enum Command {
         #[command(subcommand)]
         action: AtAction,
     },
+    /// GSM modem tools.
+    Modem {
+        #[command(subcommand)]
+        action: ModemAction,
+    },
+    /// Simulators for tests and demos.
+    Sim {
+        #[command(subcommand)]
+        action: SimAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,6 +114,52 @@ enum AtAction {
     Parse,
 }
 
+#[derive(Subcommand)]
+enum ModemAction {
+    /// Print identity, SIM state, signal, registration, operator and SMSC number as JSON.
+    Probe {
+        /// Device path (`/dev/serial/by-id/...`), or `imei:<IMEI>` / `iccid:<ICCID>` to find it.
+        device: String,
+        /// SIM PIN, when the SIM asks for one.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+    /// Send one message (PDU mode); print its TP-MRs and, when asked, its status reports.
+    Send {
+        /// Device path, or `imei:<IMEI>` / `iccid:<ICCID>`.
+        device: String,
+        /// Destination number.
+        number: String,
+        /// The text.
+        text: String,
+        /// Ask for a status report and wait for it.
+        #[arg(long)]
+        wait_report: bool,
+        /// Seconds to wait for the report.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// SIM PIN, when the SIM asks for one.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimAction {
+    /// A simulated GSM modem on a pseudo-terminal: prints its path, serves until interrupted.
+    Modem {
+        /// Milliseconds between a send and its status report.
+        #[arg(long, default_value_t = 1000)]
+        report_delay_ms: u64,
+        /// Keep a symbolic link at this path pointing at the pseudo-terminal.
+        #[arg(long)]
+        link: Option<std::path::PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
@@ -125,6 +181,39 @@ fn main() -> ExitCode {
         },
         Command::At { action } => match action {
             AtAction::Parse => cli::at::parse(&mut io::stdin().lock(), &mut out),
+        },
+        Command::Modem { action } => match action {
+            ModemAction::Probe { device, pin } => {
+                cli::modem::probe(&device, pin.as_deref(), &mut out)
+            }
+            ModemAction::Send {
+                device,
+                number,
+                text,
+                wait_report,
+                timeout,
+                pin,
+            } => cli::modem::send(
+                &device,
+                &number,
+                &text,
+                wait_report,
+                std::time::Duration::from_secs(timeout),
+                pin.as_deref(),
+                &mut out,
+            ),
+        },
+        Command::Sim { action } => match action {
+            SimAction::Modem {
+                report_delay_ms,
+                link,
+                seconds,
+            } => cli::modem::sim(
+                std::time::Duration::from_millis(report_delay_ms),
+                link,
+                seconds.map(std::time::Duration::from_secs),
+                &mut out,
+            ),
         },
     };
     let _ = out.flush();

@@ -25,3 +25,6 @@ pub use modem::{
     ProbeReport, ReceiptEvent, SendError, SendReceipt, SimProblem, receipt_state, spawn,
 };
 pub use pool::{MemberConfig, ModemPool, PoolError, PoolPolicy, PoolReceipt};
+
+/// The cancellation token modem tasks take (re-exported so callers need not depend on tokio-util).
+pub use tokio_util::sync::CancellationToken;

@@ -4,6 +4,7 @@
 
 pub mod at;
 pub mod dlr;
+pub mod modem;
 pub mod smpp;
 pub mod sms_plan;
 pub mod tpdu;
