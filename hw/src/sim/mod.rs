@@ -15,7 +15,7 @@ use smsbridge_protocol::sms::{
     Address, ConcatInfo, Deliver, Pid, PlanOptions, ReferenceAllocator, Status, StatusReport,
     Submit, Timestamp, Tpdu, decode_with_sca, encode_with_sca,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub use pty::Pty;
 
@@ -147,18 +147,22 @@ struct State {
     cnma_expected: u32,
     refs: ReferenceAllocator,
     plugs: u32,
+    last_report: tokio::time::Instant,
 }
+
+/// The least time between two status reports.
+const REPORT_SPACING: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 enum Ctl {
     Write(Vec<u8>),
-    Unplug,
 }
 
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
     ctl: Mutex<Option<mpsc::UnboundedSender<Ctl>>>,
+    unplug: Mutex<Option<oneshot::Sender<()>>>,
     path: Mutex<PathBuf>,
 }
 
@@ -199,12 +203,14 @@ impl SimModem {
             cnma_expected: 0,
             refs: ReferenceAllocator::new(64, 0x5A5A),
             plugs: 0,
+            last_report: tokio::time::Instant::now(),
             cfg,
         };
         let handle = SimHandle {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
                 ctl: Mutex::new(None),
+                unplug: Mutex::new(None),
                 path: Mutex::new(PathBuf::new()),
             }),
         };
@@ -283,10 +289,12 @@ impl SimHandle {
             std::fs::rename(&tmp, &link)?;
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let (unplug_tx, unplug_rx) = oneshot::channel();
         *lock(&self.shared.ctl) = Some(tx);
+        *lock(&self.shared.unplug) = Some(unplug_tx);
         *lock(&self.shared.path) = path.clone();
         self.state().plugs += 1;
-        tokio::spawn(run(pty, Arc::clone(&self.shared), rx));
+        tokio::spawn(run(pty, Arc::clone(&self.shared), rx, unplug_rx));
         Ok(path)
     }
 
@@ -450,8 +458,9 @@ impl SimHandle {
 
     /// Pulls the plug: the pseudo-terminal closes (clients read EOF or EIO).
     pub fn unplug(&self) {
-        if let Some(tx) = lock(&self.shared.ctl).take() {
-            let _ = tx.send(Ctl::Unplug);
+        lock(&self.shared.ctl).take();
+        if let Some(tx) = lock(&self.shared.unplug).take() {
+            let _ = tx.send(());
         }
     }
 
@@ -942,20 +951,21 @@ fn deliver_report(shared: &Shared, mr: u8, to: &Address, status: u8) {
 /// The longest command line kept; longer input is dropped up to its end.
 const MAX_LINE: usize = 1024;
 
-async fn run(pty: Pty, shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Ctl>) {
+async fn run(
+    pty: Pty,
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Ctl>,
+    mut unplugged: oneshot::Receiver<()>,
+) {
     let mut buf = [0u8; 512];
     let mut line: Vec<u8> = Vec::new();
     let mut body: Option<Vec<u8>> = None;
     loop {
         tokio::select! {
-            ctl = rx.recv() => match ctl {
-                Some(Ctl::Write(bytes)) => {
-                    if pty.write_all(&bytes).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Ctl::Unplug) | None => return,
-            },
+            // What the client wrote comes first: a URC that fires meanwhile waits for the answer, as with
+            // `+CNMI` <mode> 2 (buffered while the link is reserved).
+            biased;
+            _ = &mut unplugged => return,
             r = pty.read(&mut buf) => {
                 let n = match r {
                     Ok(0) | Err(_) => {
@@ -986,9 +996,17 @@ async fn run(pty: Pty, shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Ctl>
                                     return;
                                 }
                                 if let Some((after, mr, to, status)) = report {
+                                    // Over the air, reports come one at a time: keep them apart.
+                                    let at = {
+                                        let mut st = lock(&shared.state);
+                                        let at = (tokio::time::Instant::now() + after)
+                                            .max(st.last_report + REPORT_SPACING);
+                                        st.last_report = at;
+                                        at
+                                    };
                                     let shared = Arc::clone(&shared);
                                     tokio::spawn(async move {
-                                        tokio::time::sleep(after).await;
+                                        tokio::time::sleep_until(at).await;
                                         deliver_report(&shared, mr, &to, status);
                                     });
                                 }
@@ -1025,6 +1043,15 @@ async fn run(pty: Pty, shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Ctl>
                     }
                 }
             }
+            // Not in the middle of a command line or a message body the client is writing.
+            ctl = rx.recv(), if line.is_empty() && body.is_none() => match ctl {
+                Some(Ctl::Write(bytes)) => {
+                    if pty.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            },
         }
     }
 }
@@ -1141,7 +1168,6 @@ async fn write_reply(
                         return false;
                     }
                 }
-                Ok(Ctl::Unplug) => return false,
                 Err(_) => break,
             }
         }
