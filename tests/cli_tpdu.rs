@@ -160,3 +160,93 @@ fn sms_plan_counts_and_splits() {
     assert_eq!(v["segments"][0]["ud"], "0047007200FC00DF00650020D83DDE00");
     assert_eq!(v["reference"], Value::Null);
 }
+
+/// Validity periods in every format, a status report with TP-PI and user data, and a message waiting DCS: the
+/// JSON names each field and encoding it gives back the same bytes.
+#[test]
+fn validity_formats_and_status_report_parameters_round_trip() {
+    use smsbridge_protocol::sms::{
+        Address, Dcs, InformationElement, Status, StatusReport, Submit, Timestamp, Tpdu, Udh,
+        UserData, ValidityPeriod,
+    };
+    let ts = |s: &str| Timestamp::parse_iso8601(s).unwrap();
+    let submit = |vp: Option<ValidityPeriod>, dcs: Dcs| {
+        let mut s = Submit::new(
+            Address::parse("+447700900123"),
+            dcs,
+            UserData::gsm7("vp", None).unwrap(),
+        );
+        s.tp_vp = vp;
+        s.tp_srr = true;
+        s.tp_rd = true;
+        hex::encode_upper(Tpdu::Submit(s).encode().unwrap())
+    };
+    let enhanced = submit(
+        Some(ValidityPeriod::Enhanced([0x42, 0x78, 0, 0, 0, 0, 0])),
+        Dcs::GSM7,
+    );
+    let absolute = submit(
+        Some(ValidityPeriod::Absolute(ts("2026-12-01T00:00:00-03:00"))),
+        Dcs(0xD8),
+    );
+    let report = Tpdu::StatusReport(StatusReport {
+        tp_mms: false,
+        tp_lp: false,
+        tp_srq: false,
+        tp_mr: 0x42,
+        tp_ra: Address::parse("+447700900123"),
+        tp_scts: ts("2026-11-23T10:15:30+08:00"),
+        tp_dt: ts("2026-11-23T10:16:00+08:00"),
+        tp_st: Status(0x62),
+        tp_pi: Some(0x07),
+        tp_pid: Some(smsbridge_protocol::sms::Pid(0)),
+        tp_dcs: Some(Dcs::UCS2),
+        tp_ud: Some(UserData::ucs2(
+            "ok",
+            Some(Udh {
+                elements: vec![InformationElement::Other {
+                    iei: 0x70,
+                    data: vec![1, 2],
+                }],
+            }),
+        )),
+    });
+    let report = hex::encode_upper(report.encode().unwrap());
+
+    let (_, out) = run(&["pdu", "decode", "tpdu", &enhanced]);
+    let v = json(&out);
+    assert_eq!(v["tp_vpf"], 1);
+    assert_eq!(v["tp_rd"], true);
+    assert_eq!(v["tp_srr"], true);
+    assert_eq!(v["tp_vp"]["enhanced"], "42780000000000");
+    assert_eq!(v["tp_vp"]["single_shot"], true);
+    assert_eq!(v["tp_vp"]["format"], "seconds");
+    assert_eq!(v["tp_vp"]["seconds"], 0x78);
+
+    let (_, out) = run(&["pdu", "decode", "tpdu", &absolute]);
+    let v = json(&out);
+    assert_eq!(v["tp_vpf"], 3);
+    assert_eq!(v["tp_vp"], "2026-12-01T00:00:00-03:00");
+    assert_eq!(v["dcs"]["group"], "message_waiting_store");
+    assert_eq!(v["dcs"]["active"], true);
+    assert_eq!(v["dcs"]["indication"], "voicemail");
+
+    let (_, out) = run(&["pdu", "decode", "tpdu", &report]);
+    let v = json(&out);
+    assert_eq!(v["tp_st"], 0x62);
+    assert_eq!(v["status"]["kind"], "temporary_error_not_trying");
+    assert_eq!(v["status"]["description"], "no response from SME");
+    assert_eq!(v["tp_pi"], 7);
+    assert_eq!(v["tp_dcs"], 8);
+    assert_eq!(v["tp_udhi"], true);
+    assert_eq!(v["udh"][0]["iei"], 0x70);
+    assert_eq!(v["udh"][0]["data"], "0102");
+    assert_eq!(v["text"], "ok");
+
+    for hex_in in [&enhanced, &absolute, &report] {
+        let (_, out) = run(&["pdu", "decode", "tpdu", hex_in]);
+        let (code, back) = run(&["pdu", "encode", "tpdu", out.trim()]);
+        assert_eq!(code, 0, "{back}");
+        assert_eq!(back.trim(), hex_in.as_str());
+    }
+}

@@ -613,3 +613,96 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn explicit_expect_wins_over_the_echo() {
+    use smsbridge_protocol::at::{CommandKind, Expect};
+    let gsn = Command::other(
+        "+GSN",
+        CommandKind::Basic,
+        Expect {
+            prefix: Some("+CGSN"),
+            bare: true,
+            query: false,
+            prompt: false,
+        },
+    )
+    .unwrap();
+    let mut p = AtParser::new();
+    p.expect(&gsn);
+    assert_eq!(
+        parse_all(
+            &mut p,
+            b"AT+GSN\r\r\n356938035643809\r\n\r\nOK\r\n\r\n+CPIN: READY\r\n"
+        ),
+        vec![
+            echo("AT+GSN"),
+            Item::Info(Response::Cgsn {
+                sn: "356938035643809".to_owned()
+            }),
+            ok(),
+            // The final result ended the command: this one came by itself.
+            Item::Urc(Response::Cpin {
+                code: "READY".to_owned()
+            }),
+        ]
+    );
+}
+
+#[test]
+fn more_answers_and_urcs() {
+    let t = b"\r\n+CEREG: 1,\"1A2B\",\"01C2D3E4\",7\r\n\r\n+CGREG: 0,5\r\n\r\n+CPMS: 3,30,3,30,3,30\r\n\r\n+CDS: 6,42,\"+31612345678\",145,\"24/01/31,12:59:07+04\",\"24/01/31,12:59:09+04\",0\r\n\r\n+CME ERROR: 10\r\n";
+    assert_eq!(
+        parse_whole(t),
+        vec![
+            Item::Urc(Response::Creg {
+                command: Registration::Cereg,
+                n: None,
+                stat: 1,
+                lac: Some("1A2B".to_owned()),
+                ci: Some("01C2D3E4".to_owned()),
+                act: Some(7)
+            }),
+            Item::Info(Response::Creg {
+                command: Registration::Cgreg,
+                n: Some(0),
+                stat: 5,
+                lac: None,
+                ci: None,
+                act: None
+            }),
+            Item::Info(Response::Cpms {
+                storages: vec![
+                    Storage {
+                        mem: None,
+                        used: 3,
+                        total: 30
+                    },
+                    Storage {
+                        mem: None,
+                        used: 3,
+                        total: 30
+                    },
+                    Storage {
+                        mem: None,
+                        used: 3,
+                        total: 30
+                    }
+                ]
+            }),
+            Item::Urc(Response::CdsText {
+                fo: 6,
+                mr: 42,
+                ra: Some("+31612345678".to_owned()),
+                tora: Some(145),
+                scts: Some("24/01/31,12:59:07+04".to_owned()),
+                dt: Some("24/01/31,12:59:09+04".to_owned()),
+                st: 0
+            }),
+            Item::Final(FinalResult::CmeError(ErrorCode {
+                code: Some(10),
+                text: None
+            })),
+        ]
+    );
+}

@@ -82,8 +82,8 @@ impl Expect {
 /// Why a command cannot be built from the values given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
-    /// A PIN or PUK is not 4 to 8 digits (TS 11.11 §9.3: PINs are 4-8 digits, PUKs 8).
-    #[error("{field} must be 4 to 8 decimal digits")]
+    /// A PIN is not 4 to 8 digits, or a PUK not 8 digits (TS 31.101 §9: PINs are 4-8 digits, PUKs 8).
+    #[error("{field} must be 4 to 8 decimal digits (a PUK exactly 8)")]
     BadPin {
         /// `pin`, `puk` or `newpin`.
         field: &'static str,
@@ -324,6 +324,9 @@ impl Command {
 
     /// `AT+CPIN="<puk>","<newpin>"`: unblock with the PUK and set a new PIN (TS 27.007 §8.3).
     pub fn cpin_unblock(puk: &str, new_pin: &str) -> Result<Command, CommandError> {
+        if puk.len() != 8 {
+            return Err(CommandError::BadPin { field: "puk" });
+        }
         check_pin("puk", puk)?;
         check_pin("newpin", new_pin)?;
         Ok(Command::new(

@@ -65,20 +65,13 @@ fn quoted(input: &str) -> IResult<&str, Param<'_>> {
     Ok((input, Param::Quoted(body)))
 }
 
+/// `(0-3)` or `(2,"Op","O","20404",7)` in a test-command answer: commas inside do not split.
 fn parenthesised(input: &str) -> IResult<&str, &str> {
-    let (after, body) =
-        delimited(char('('), take_till(|c| c == ')'), opt(char(')'))).parse(input)?;
-    let used = input.len().saturating_sub(after.len());
-    let _ = body;
-    Ok((after, input.get(..used).unwrap_or_default()))
+    delimited(char('('), take_till(|c| c == ')'), opt(char(')'))).parse(input)
 }
 
 fn bare(input: &str) -> IResult<&str, Param<'_>> {
-    let (after, _) = alt((
-        (parenthesised, take_while(|c| c != ',')),
-        (take_while(|c| c != ','), take_while(|_| false)),
-    ))
-    .parse(input)?;
+    let (after, _) = (opt(parenthesised), take_while(|c| c != ',')).parse(input)?;
     let used = input.len().saturating_sub(after.len());
     let text = input.get(..used).unwrap_or_default().trim();
     Ok((

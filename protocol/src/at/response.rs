@@ -21,6 +21,21 @@ pub enum Item {
     Error(StreamError),
 }
 
+impl Item {
+    /// Whether this ends the command in flight.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Item::Final(_))
+    }
+
+    /// The response of an [`Item::Info`] or [`Item::Urc`].
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            Item::Info(r) | Item::Urc(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
 /// Why bytes were skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StreamError {

@@ -38,6 +38,8 @@ struct InFlight {
     query: bool,
     bare: bool,
     prompt: bool,
+    /// Set by [`AtParser::expect`], which an echo does not override.
+    explicit: bool,
 }
 
 impl InFlight {
@@ -47,6 +49,7 @@ impl InFlight {
             query: expect.query,
             bare: expect.bare,
             prompt: expect.prompt,
+            explicit: true,
         }
     }
 
@@ -94,6 +97,7 @@ impl InFlight {
             query,
             bare,
             prompt,
+            explicit: false,
         }
     }
 }
@@ -137,7 +141,7 @@ enum Pending {
 /// are skipped. The `> ` prompt is recognised at the start of a line without a line end.
 ///
 /// **Information response or URC.** [`AtParser::expect`] says which command is in flight; an echoed
-/// command line (`ATE1`) says it too, and a final result code ends it. Without that knowledge, the shape
+/// command line (`ATE1`) says it too when `expect` was not called, and a final result code ends it. Without that knowledge, the shape
 /// decides: `+CREG: <n>,<stat>[,...]` (a number second) is the read answer and `+CREG: <stat>[,"<lac>",...]`
 /// the URC; `+CUSD: <m>,...` is a URC (TS 27.007 §7.15 defines it as one, even when it answers
 /// `AT+CUSD=1,...`); `+CPIN:` is an answer only while `+CPIN` is in flight (modems also send it by
@@ -504,7 +508,10 @@ impl AtParser {
             return;
         }
         if line.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("AT")) {
-            self.in_flight = Some(InFlight::from_echo(&line));
+            // What the driver said it sent is more precise than what the echo shows.
+            if !self.in_flight.as_ref().is_some_and(|f| f.explicit) {
+                self.in_flight = Some(InFlight::from_echo(&line));
+            }
             self.queue.push_back(Item::Echo(line.into_owned()));
             return;
         }

@@ -296,36 +296,25 @@ impl Gsm7Tables {
     /// How `c` is written with these tables, or `None` when it cannot be (TS 23.038 §6.2.1).
     #[inline]
     pub fn encode_char(self, c: char) -> Option<Septets> {
-        let main_default = self
+        if self.locking.is_none() && self.single.is_none() {
+            return encode_default(c);
+        }
+        let main = if self
             .locking
             .and_then(NationalLanguage::locking_table)
-            .is_none();
-        if main_default {
-            let cp = c as u32;
-            if cp < 256 {
-                if let Some(&s) = DEFAULT_REVERSE_LATIN1.get(cp as usize) {
-                    if s != 0xFF {
-                        return Some(Septets::One(s));
-                    }
-                }
-            } else if let Some(s) = greek_default(c) {
-                return Some(Septets::One(s));
-            }
+            .is_none()
+        {
+            default_main(c)
         } else if c != '\u{1B}' {
-            if let Some(pos) = self.main_table().iter().position(|&t| t == c) {
-                return Some(Septets::One(pos as u8));
-            }
-        }
-        if self.single.is_none() {
-            let cp = c as u32;
-            if cp < 128 {
-                return DEFAULT_EXT_REVERSE_ASCII
-                    .get(cp as usize)
-                    .copied()
-                    .filter(|&s| s != 0xFF)
-                    .map(Septets::Escaped);
-            }
-            return (c == '€').then_some(Septets::Escaped(0x65));
+            self.main_table()
+                .iter()
+                .position(|&t| t == c)
+                .map(|p| p as u8)
+        } else {
+            None
+        };
+        if let Some(s) = main {
+            return Some(Septets::One(s));
         }
         self.ext_table()
             .iter()
@@ -358,6 +347,16 @@ impl Gsm7Tables {
     /// Appends the septets of `text` to `out`; fails with the first character that has no septet.
     pub fn encode_str(self, text: &str, out: &mut Vec<u8>) -> Result<(), char> {
         out.reserve(text.len());
+        if self.locking.is_none() && self.single.is_none() {
+            // Default tables: one lookup per character.
+            for c in text.chars() {
+                match encode_default(c).ok_or(c)? {
+                    Septets::One(s) => out.push(s),
+                    Septets::Escaped(s) => out.extend_from_slice(&[ESCAPE, s]),
+                }
+            }
+            return Ok(());
+        }
         for c in text.chars() {
             match self.encode_char(c).ok_or(c)? {
                 Septets::One(s) => out.push(s),
@@ -381,6 +380,7 @@ impl Gsm7Tables {
     /// further extension, §6.2.1.1) shows a space.
     pub fn decode_into(self, septets: &[u8], out: &mut String) {
         out.reserve(septets.len());
+        let main = self.main_table();
         let mut iter = septets.iter();
         while let Some(&s) = iter.next() {
             if s & 0x7F == ESCAPE {
@@ -390,7 +390,8 @@ impl Gsm7Tables {
                     None => {}
                 }
             } else {
-                out.push(self.main_char(s));
+                // A masked index into a 128-entry table is always in bounds.
+                out.push(main[usize::from(s & 0x7F)]);
             }
         }
     }
@@ -400,6 +401,38 @@ impl Gsm7Tables {
         let mut s = String::new();
         self.decode_into(septets, &mut s);
         s
+    }
+}
+
+/// The default table's septet for `c` (§6.2.1), by table lookup.
+#[inline]
+fn default_main(c: char) -> Option<u8> {
+    let cp = c as u32;
+    if cp < 256 {
+        DEFAULT_REVERSE_LATIN1
+            .get(cp as usize)
+            .copied()
+            .filter(|&s| s != 0xFF)
+    } else {
+        greek_default(c)
+    }
+}
+
+/// The default table then the default extension table (§6.2.1, §6.2.1.1), by table lookup.
+#[inline]
+fn encode_default(c: char) -> Option<Septets> {
+    if let Some(s) = default_main(c) {
+        return Some(Septets::One(s));
+    }
+    let cp = c as u32;
+    if cp < 128 {
+        DEFAULT_EXT_REVERSE_ASCII
+            .get(cp as usize)
+            .copied()
+            .filter(|&s| s != 0xFF)
+            .map(Septets::Escaped)
+    } else {
+        (c == '€').then_some(Septets::Escaped(0x65))
     }
 }
 
@@ -431,16 +464,33 @@ pub fn udh_septets(udh_octets: usize) -> usize {
     (udh_octets.saturating_mul(8)).div_ceil(7)
 }
 
-/// Packs septets (low 7 bits of each byte) after `fill` zero bits into octets, TS 23.038 §6.1.2.1.1.
+/// Packs septets (low 7 bits of each byte) after `fill` zero bits (0-7) into octets, TS 23.038 §6.1.2.1.1.
 pub fn pack_septets_into(septets: &[u8], fill: usize, out: &mut Vec<u8>) {
     let total_bits = fill.saturating_add(septets.len().saturating_mul(7));
     out.reserve(total_bits.div_ceil(8));
-    let mut acc: u32 = 0;
+    let mut acc: u64 = 0;
     let mut bits: u32 = (fill % 8) as u32;
-    for &s in septets {
-        acc |= u32::from(s & 0x7F) << bits;
+    let mut rest = septets;
+    loop {
+        // Whole groups of 8 septets make 7 octets when the accumulator is empty.
+        if bits == 0 {
+            while let Some((group, tail)) = rest.split_first_chunk::<8>() {
+                let mut w: u64 = 0;
+                for (k, &s) in group.iter().enumerate() {
+                    w |= u64::from(s & 0x7F) << (7 * k);
+                }
+                let b = w.to_le_bytes();
+                out.extend_from_slice(b.get(..7).unwrap_or_default());
+                rest = tail;
+            }
+        }
+        let Some((&s, tail)) = rest.split_first() else {
+            break;
+        };
+        rest = tail;
+        acc |= u64::from(s & 0x7F) << bits;
         bits += 7;
-        if bits >= 8 {
+        while bits >= 8 {
             out.push(acc as u8);
             acc >>= 8;
             bits -= 8;
@@ -464,23 +514,43 @@ pub fn unpack_septets_into(packed: &[u8], fill: usize, count: usize, out: &mut V
     let available = packed.len().saturating_mul(8).saturating_sub(fill) / 7;
     let n = count.min(available);
     out.reserve(n);
-    let mut acc: u32 = 0;
+    let mut data = packed.get(fill / 8..).unwrap_or_default();
+    let skip = (fill % 8) as u32;
+    let mut acc: u64 = 0;
     let mut bits: u32 = 0;
-    let mut iter = packed.iter();
-    let mut skip = fill;
+    if skip > 0 {
+        if let Some((&b, tail)) = data.split_first() {
+            acc = u64::from(b) >> skip;
+            bits = 8 - skip;
+            data = tail;
+        }
+    }
     let mut produced = 0;
     while produced < n {
-        if bits < 7 {
-            let Some(&b) = iter.next() else { break };
-            acc |= u32::from(b) << bits;
-            bits += 8;
-            if skip > 0 {
-                let k = skip.min(bits as usize) as u32;
-                acc >>= k;
-                bits -= k;
-                skip -= k as usize;
+        // Aligned: 7 octets give 8 septets at once.
+        if bits == 0 && n - produced >= 8 {
+            if let Some((group, tail)) = data.split_first_chunk::<7>() {
+                let mut w: u64 = 0;
+                for (k, &b) in group.iter().enumerate() {
+                    w |= u64::from(b) << (8 * k);
+                }
+                let mut septets = [0u8; 8];
+                for (k, s) in septets.iter_mut().enumerate() {
+                    *s = ((w >> (7 * k)) & 0x7F) as u8;
+                }
+                out.extend_from_slice(&septets);
+                data = tail;
+                produced += 8;
+                continue;
             }
-            continue;
+        }
+        if bits < 7 {
+            let Some((&b, tail)) = data.split_first() else {
+                break;
+            };
+            acc |= u64::from(b) << bits;
+            bits += 8;
+            data = tail;
         }
         out.push((acc & 0x7F) as u8);
         acc >>= 7;

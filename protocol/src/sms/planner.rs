@@ -740,6 +740,115 @@ mod tests {
     }
 
     #[test]
+    fn national_shift_headers_reduce_capacity() {
+        // Locking + single shift: UDH 1 + 3 + 3 = 7 octets = 8 septets, so 152 septets in one message; with the
+        // concatenation IE 1 + 5 + 6 = 12 octets = 14 septets, so 146 per part.
+        let t = Gsm7Tables {
+            locking: Some(NationalLanguage::Turkish),
+            single: Some(NationalLanguage::Turkish),
+        };
+        let o = PlanOptions {
+            national: NationalPolicy::Force(t),
+            ..Default::default()
+        };
+        let p = plan(&"ş".repeat(152), &o).unwrap();
+        assert_eq!(p.segments.len(), 1);
+        assert_eq!(p.unit_counts(), vec![160]);
+        let p = plan(&"ş".repeat(153), &o).unwrap();
+        assert_eq!(p.segments.len(), 2);
+        assert_eq!(p.segments[0].body.len(), 146);
+        assert_eq!(p.unit_counts()[0], 160);
+        // Single shift only (Spanish): 1 + 3 = 4 octets = 5 septets, 155 in one message.
+        let es = Gsm7Tables {
+            locking: None,
+            single: Some(NationalLanguage::Spanish),
+        };
+        let o = PlanOptions {
+            national: NationalPolicy::Force(es),
+            ..Default::default()
+        };
+        assert_eq!(plan(&"a".repeat(155), &o).unwrap().segments.len(), 1);
+        assert_eq!(plan(&"a".repeat(156), &o).unwrap().segments.len(), 2);
+        // Forced GSM 7-bit with a character outside the tables is an error, not a silent UCS-2.
+        let strict = PlanOptions {
+            encoding: EncodingChoice::Gsm7,
+            ..Default::default()
+        };
+        assert_eq!(plan("中", &strict), Err(PlanError::NotGsm7('中')));
+    }
+
+    #[test]
+    fn sar_parts_reassemble() {
+        use crate::sms::reassembly::{Part, PushOutcome, Reassembler, ReassemblyConfig};
+        let text = format!("{}{}", "€uro ".repeat(40), "end");
+        let mut refs = ReferenceAllocator::new(4, 7);
+        let p = refs
+            .plan("+4915112345678", &text, &PlanOptions::default())
+            .unwrap();
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut done = None;
+        // SMPP SAR parts arrive in reverse; GSM 7-bit short_message is one septet per octet.
+        for m in p.smpp(SmppConcat::Sar).into_iter().rev() {
+            let sar = m.sar.unwrap();
+            let part = Part {
+                sender: "+4915112345678".into(),
+                reference: sar.msg_ref_num,
+                total: sar.total_segments,
+                number: sar.segment_seqnum,
+                text: Gsm7Tables::DEFAULT.decode(&m.short_message),
+            };
+            if let PushOutcome::Complete(msg) = r.push(part, 0) {
+                done = Some(msg);
+            }
+        }
+        assert_eq!(done.map(|m| m.text), Some(text));
+    }
+
+    #[test]
+    fn national_auto_picks_spanish_and_portuguese() {
+        let o = PlanOptions {
+            national: NationalPolicy::Auto(NationalLanguage::SUPPORTED.to_vec()),
+            ..Default::default()
+        };
+        // 'ó' and 'í': the Spanish single shift needs 2 escapes (17 septets + 3 UDH octets), the Portuguese locking
+        // table holds them directly (15 septets + 3): fewest units wins.
+        let p = plan("Canción para tí", &o).unwrap();
+        let PlannedEncoding::Gsm7(t) = p.encoding else {
+            panic!("expected GSM 7-bit, got {:?}", p.encoding)
+        };
+        assert_eq!(
+            t,
+            Gsm7Tables {
+                locking: Some(NationalLanguage::Portuguese),
+                single: None
+            }
+        );
+        assert_eq!(p.segments[0].body.len(), 15);
+        // 'Á' is only in the Spanish and Portuguese single shift tables; '¿' and 'ñ' only in the default main
+        // table, which the Portuguese locking table would replace: Spanish single shift it is.
+        let p = plan("¿Árbol? ñandú", &o).unwrap();
+        let PlannedEncoding::Gsm7(t) = p.encoding else {
+            panic!("expected GSM 7-bit, got {:?}", p.encoding)
+        };
+        assert_eq!(t.locking, None);
+        assert!(matches!(
+            t.single,
+            Some(NationalLanguage::Spanish | NationalLanguage::Portuguese)
+        ));
+        assert_eq!(t.decode(&p.segments[0].body), "¿Árbol? ñandú");
+        // 'ã', 'õ', 'ê' and 'ç' are in the Portuguese locking table.
+        let p = plan("Não há informações, você está ótimo", &o).unwrap();
+        let PlannedEncoding::Gsm7(t) = p.encoding else {
+            panic!("expected GSM 7-bit, got {:?}", p.encoding)
+        };
+        assert_eq!(t.locking.or(t.single), Some(NationalLanguage::Portuguese));
+        assert_eq!(
+            t.decode(&p.segments[0].body),
+            "Não há informações, você está ótimo"
+        );
+    }
+
+    #[test]
     fn references_per_destination() {
         let mut a = ReferenceAllocator::new(2, 0);
         let r1 = a.next("+1");

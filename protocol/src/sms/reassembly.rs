@@ -133,6 +133,16 @@ impl Reassembler {
             reference: part.reference,
             total: part.total,
         };
+        if key.total == 1 {
+            // A one-part "concatenated" message is whole: nothing to store, nothing to evict for it.
+            let p = Pending {
+                parts: vec![Some(part.text)],
+                received: 1,
+                first_seen: now,
+                last_seen: now,
+            };
+            return PushOutcome::Complete(finish(key, p));
+        }
         let mut evicted = None;
         if !self.pending.contains_key(&key) && self.pending.len() >= self.config.max_pending.max(1)
         {
@@ -250,6 +260,15 @@ mod tests {
         assert!(m.complete);
         assert_eq!(r.pending_len(), 0);
         assert_eq!(r.push(part(4, "d"), 3), PushOutcome::Invalid);
+        let single = Part {
+            total: 1,
+            number: 1,
+            ..part(1, "solo")
+        };
+        let PushOutcome::Complete(m) = r.push(single, 4) else {
+            panic!("a one-part message is complete")
+        };
+        assert_eq!((m.text.as_str(), m.complete), ("solo", true));
     }
 
     #[test]
@@ -276,6 +295,15 @@ mod tests {
         };
         assert_eq!(old.reference, 7);
         assert_eq!(old.missing, vec![2, 3]);
+        assert_eq!(r.pending_len(), 1);
+        // A one-part message never evicts a pending one.
+        let single = Part {
+            reference: 9,
+            total: 1,
+            number: 1,
+            ..part(1, "y")
+        };
+        assert!(matches!(r.push(single, 202), PushOutcome::Complete(_)));
         assert_eq!(r.pending_len(), 1);
     }
 }
