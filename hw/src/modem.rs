@@ -1478,3 +1478,72 @@ impl Link<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imsi_to_mcc_mnc() {
+        assert_eq!(
+            split_imsi("240080123456789", None),
+            Some(("240".into(), "08".into()))
+        );
+        // North America: 3-digit MNCs.
+        assert_eq!(
+            split_imsi("310260000000001", None),
+            Some(("310".into(), "260".into()))
+        );
+        assert_eq!(
+            split_imsi("240080123456789", Some(3)),
+            Some(("240".into(), "080".into()))
+        );
+        assert_eq!(split_imsi("24008", None), None);
+        assert_eq!(split_imsi("24008012345678x", None), None);
+    }
+
+    #[test]
+    fn tp_st_maps_like_smpp_receipts() {
+        // TS 23.040 §9.2.3.15 classes and the codes with their own SMPP state.
+        let table = [
+            (0x00, ReceiptState::Delivered),
+            (0x02, ReceiptState::Delivered),
+            (0x20, ReceiptState::Enroute),
+            (0x3F, ReceiptState::Enroute),
+            (0x40, ReceiptState::Undeliverable),
+            (0x42, ReceiptState::Rejected),
+            (0x46, ReceiptState::Expired),
+            (0x47, ReceiptState::Deleted),
+            (0x48, ReceiptState::Deleted),
+            (0x61, ReceiptState::Undeliverable),
+            (0x63, ReceiptState::Rejected),
+            (0x80, ReceiptState::Unknown),
+        ];
+        for (st, state) in table {
+            assert_eq!(receipt_state(Status(st)), state, "TP-ST {st:#04x}");
+        }
+        assert!(!receipt_state(Status(0x21)).is_final());
+        assert!(receipt_state(Status(0x65)).is_final());
+    }
+
+    #[test]
+    fn permanent_send_errors() {
+        assert!(SendError::BadNumber("x".into()).is_permanent());
+        assert!(
+            !SendError::Unavailable {
+                modem: "m".into(),
+                reason: "r".into()
+            }
+            .is_permanent()
+        );
+        assert!(
+            !SendError::Rejected {
+                segment: 0,
+                result: FinalResult::Error,
+                permanent: false,
+                sent: vec![]
+            }
+            .is_permanent()
+        );
+    }
+}

@@ -214,7 +214,9 @@ impl ModemPool {
         let mut attempts = 0u32;
         let mut maybe_resent = 0u32;
         let mut last = String::from("no healthy modem");
-        let segments = u32::try_from(msg.text.chars().count() / 153 + 1).unwrap_or(1);
+        // The rate limit counts segments, as the network does.
+        let segments = smsbridge_protocol::sms::plan(&msg.text, &Default::default())
+            .map_or(1, |p| u32::try_from(p.segments.len()).unwrap_or(u32::MAX));
         // Bounded by attempts and by the deadline.
         while attempts < self.policy.max_attempts && Instant::now() < deadline {
             let start = self.next.fetch_add(1, Ordering::Relaxed);
@@ -277,5 +279,25 @@ impl ModemPool {
             }
         }
         Err(PoolError::Exhausted { attempts, last })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn token_bucket() {
+        let b = RateLimiter::new(2.0, 3);
+        for _ in 0..3 {
+            assert_eq!(b.try_take(1), Ok(()));
+        }
+        let wait = b.try_take(1);
+        assert_eq!(wait, Err(Duration::from_millis(500)));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(b.try_take(1), Ok(()));
+        // A request larger than the burst waits for a full bucket, not forever.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(b.try_take(7), Ok(()));
     }
 }

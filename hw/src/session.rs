@@ -271,3 +271,116 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.io
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smsbridge_protocol::at::CTRL_Z;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+
+    /// A scripted modem: for each expected command prefix, reads until it arrives, then writes the answer.
+    fn peer(
+        mut io: DuplexStream,
+        script: Vec<(&'static [u8], &'static [u8])>,
+    ) -> tokio::task::JoinHandle<Vec<u8>> {
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 256];
+            for (wait_for, answer) in script {
+                while !seen.windows(wait_for.len()).any(|w| w == wait_for) {
+                    match io.read(&mut buf).await {
+                        Ok(0) | Err(_) => return seen,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = io.write_all(answer).await;
+            }
+            seen
+        })
+    }
+
+    #[tokio::test]
+    async fn echo_and_urc_inside_an_answer() {
+        let (a, b) = duplex(1024);
+        let p = peer(
+            b,
+            vec![(
+                b"AT+CSQ\r",
+                b"AT+CSQ\r\r\n+CMTI: \"SM\",3\r\n+CSQ: 20,99\r\n\r\n+CDSI: \"SM\",4\r\nOK\r\n",
+            )],
+        );
+        let mut s = Session::new(a);
+        let ans = s.command(&Command::csq(), Duration::from_secs(2)).await;
+        let ans = ans.map_err(|e| e.to_string());
+        assert_eq!(
+            ans,
+            Ok(Answer {
+                info: vec![Response::Csq { rssi: 20, ber: 99 }],
+                result: FinalResult::Ok
+            })
+        );
+        assert_eq!(
+            s.take_urcs(),
+            vec![
+                Response::Cmti {
+                    mem: "SM".into(),
+                    index: 3
+                },
+                Response::Cdsi {
+                    mem: "SM".into(),
+                    index: 4
+                }
+            ]
+        );
+        drop(s);
+        let _ = p.await;
+    }
+
+    #[tokio::test]
+    async fn send_pdu_writes_body_after_prompt() {
+        let (a, b) = duplex(1024);
+        let p = peer(
+            b,
+            vec![
+                (b"AT+CMGS=2\r", b"\r\n> "),
+                (b"\x1a", b"\r\n+CMGS: 7\r\n\r\nOK\r\n"),
+            ],
+        );
+        let mut s = Session::new(a);
+        let send = Command::cmgs_pdu(None, &[0x11, 0x00]).map_err(|e| e.to_string());
+        let Ok(send) = send else { panic!("{send:?}") };
+        let ans = s
+            .send_pdu(&send, Duration::from_secs(2), Duration::from_secs(2))
+            .await
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            ans.map(|a| a.info),
+            Ok(vec![Response::Cmgs {
+                mr: 7,
+                ackpdu: None
+            }])
+        );
+        drop(s);
+        let wire = p.await.unwrap_or_default();
+        let mut expected = b"AT+CMGS=2\r001100".to_vec();
+        expected.push(CTRL_Z);
+        assert_eq!(wire, expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_times_out_and_eof_is_reported() {
+        let (a, b) = duplex(1024);
+        let mut s = Session::new(a);
+        let r = s.command(&Command::at(), Duration::from_secs(3)).await;
+        assert!(matches!(
+            r,
+            Err(SessionError::Timeout {
+                body_written: false,
+                ..
+            })
+        ));
+        drop(b);
+        let r = s.command(&Command::at(), Duration::from_secs(3)).await;
+        assert!(r.as_ref().is_err_and(SessionError::is_device_lost), "{r:?}");
+    }
+}

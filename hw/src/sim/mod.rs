@@ -1179,3 +1179,129 @@ async fn write_reply(
 pub fn link_in(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            echo: true,
+            cmee: 1,
+            cmgf: 0,
+            csms: 0,
+            cnmi: [0; 5],
+            creg_n: 0,
+            cops_format: 0,
+            sim: SimLock::Ready,
+            pin_attempts: 3,
+            busy_left: 0,
+            store: BTreeMap::new(),
+            next_mr: 0,
+            sent: Vec::new(),
+            commands: Vec::new(),
+            delay: Duration::ZERO,
+            error_next: 0,
+            cms_next: VecDeque::new(),
+            silent_next: 0,
+            registration: 1,
+            cnma_expected: 0,
+            refs: ReferenceAllocator::new(4, 0),
+            plugs: 0,
+            last_report: tokio::time::Instant::now(),
+            cfg: SimConfig::default(),
+        }
+    }
+
+    fn result(st: &mut State, cmd: &str) -> (Vec<String>, Option<String>) {
+        let r = answer(st, cmd);
+        (r.info, r.result)
+    }
+
+    #[test]
+    fn pin_then_puk_after_three_wrong_tries() {
+        let mut st = state();
+        st.sim = SimLock::Pin;
+        st.cfg.pin = Some("1234".into());
+        assert_eq!(result(&mut st, "+CPIN?").0, vec!["+CPIN: SIM PIN"]);
+        assert_eq!(
+            result(&mut st, "+CIMI").1.as_deref(),
+            Some("+CME ERROR: 11")
+        );
+        assert_eq!(
+            result(&mut st, "+CMGL=4").1.as_deref(),
+            Some("+CMS ERROR: 311")
+        );
+        for _ in 0..3 {
+            assert_eq!(
+                result(&mut st, "+CPIN=\"0000\"").1.as_deref(),
+                Some("+CME ERROR: 16")
+            );
+        }
+        assert_eq!(result(&mut st, "+CPIN?").0, vec!["+CPIN: SIM PUK"]);
+        let mut st = state();
+        st.sim = SimLock::Pin;
+        st.cfg.pin = Some("1234".into());
+        assert_eq!(result(&mut st, "+CPIN=\"1234\"").1.as_deref(), Some("OK"));
+        assert_eq!(result(&mut st, "+CPIN?").0, vec!["+CPIN: READY"]);
+    }
+
+    #[test]
+    fn errors_follow_cmee() {
+        let mut st = state();
+        st.sim = SimLock::Missing;
+        st.cmee = 0;
+        assert_eq!(result(&mut st, "+CIMI").1.as_deref(), Some("ERROR"));
+        st.cmee = 2;
+        assert_eq!(
+            result(&mut st, "+CIMI").1.as_deref(),
+            Some("+CME ERROR: SIM not inserted")
+        );
+        assert_eq!(result(&mut st, "+NOSUCH").1.as_deref(), Some("ERROR"));
+    }
+
+    #[test]
+    fn store_read_list_delete() {
+        let mut st = state();
+        let i = st.store_pdu(0, vec![0x00, 0x04]).unwrap_or(0);
+        let j = st.store_pdu(1, vec![0x00, 0x04, 0x01]).unwrap_or(0);
+        assert_eq!((i, j), (1, 2));
+        assert_eq!(result(&mut st, "+CMGR=1").0, vec!["+CMGR: 0,,1", "0004"]);
+        // Reading marks it read.
+        assert_eq!(result(&mut st, "+CMGL=0").0, Vec::<String>::new());
+        assert_eq!(result(&mut st, "+CMGL=4").0.len(), 4);
+        assert_eq!(
+            result(&mut st, "+CMGR=99").1.as_deref(),
+            Some("+CMS ERROR: 321")
+        );
+        assert_eq!(result(&mut st, "+CMGD=1,1").1.as_deref(), Some("OK"));
+        assert!(st.store.is_empty());
+        assert_eq!(
+            result(&mut st, "+CPMS?").0,
+            vec!["+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30"]
+        );
+    }
+
+    #[test]
+    fn send_body_checks_pdu_and_network() {
+        let mut st = state();
+        assert!(answer(&mut st, "+CMGS=11").prompt);
+        // SCA 00, SMS-SUBMIT to +4670 "hi" (GSM 7-bit packed: E8 34).
+        let body = b"00010004916407000002E834";
+        let (bad, _) = answer_body(&mut st, b"zz");
+        assert_eq!(bad.result.as_deref(), Some("+CMS ERROR: 304"));
+        let (ok, report) = answer_body(&mut st, body);
+        assert_eq!(ok.info, vec!["+CMGS: 0"]);
+        assert!(report.is_none());
+        st.registration = 0;
+        let (no_net, _) = answer_body(&mut st, body);
+        assert_eq!(no_net.result.as_deref(), Some("+CMS ERROR: 331"));
+        assert_eq!(st.sent.len(), 1);
+        assert_eq!(st.sent[0].to, "+4670");
+        assert_eq!(st.sent[0].text.as_deref(), Some("hi"));
+        assert_eq!(
+            split_commands("+CMEE=1;+CREG=2"),
+            vec!["+CMEE=1", "+CREG=2"]
+        );
+    }
+}
