@@ -26,6 +26,12 @@ pub enum OpenError {
         /// What the OS said.
         source: tokio_serial::Error,
     },
+    /// Another link (or another gateway) holds the device.
+    #[error("{path} is in use by another link")]
+    Busy {
+        /// The device.
+        path: PathBuf,
+    },
     /// No candidate port answered with the wanted identity.
     #[error("no modem with {what} {value} among {tried} candidate port(s)")]
     NotFound {
@@ -46,7 +52,7 @@ pub fn open_path(path: &Path, cfg: &ModemConfig) -> Result<SerialStream, OpenErr
         FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
     };
     let path_str = path.to_string_lossy().into_owned();
-    let mut port = tokio_serial::new(path_str, cfg.baud_rate)
+    let port = tokio_serial::new(path_str, cfg.baud_rate)
         .flow_control(flow)
         .data_bits(tokio_serial::DataBits::Eight)
         .parity(tokio_serial::Parity::None)
@@ -56,8 +62,16 @@ pub fn open_path(path: &Path, cfg: &ModemConfig) -> Result<SerialStream, OpenErr
             path: path.to_path_buf(),
             source,
         })?;
-    // Other tools (a probe, an operator's minicom) may look at the port too.
-    let _ = port.set_exclusive(false);
+    // One owner per modem: an advisory lock that our other links, probes and gateway instances respect
+    // (TIOCEXCL, which serialport sets, does not stop root). A second open fails instead of writing AT
+    // commands into a session that is not its own.
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor the port owns; released when the port is closed.
+    if unsafe { libc::flock(port.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(OpenError::Busy {
+            path: path.to_path_buf(),
+        });
+    }
     Ok(port)
 }
 

@@ -439,3 +439,92 @@ async fn rate_limit_spaces_sends() {
     assert_eq!(r.sim.sent().len(), 4);
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replugged_modem_found_again_by_imei_and_ports_are_not_shared() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let sim_a = start_sim(SimConfig {
+        link: Some(dir.path().join("ttyUSB0")),
+        ..SimConfig::default()
+    });
+    let sim_b = start_sim(SimConfig {
+        imei: "490154203237518".into(),
+        iccid: "8901260000000000001".into(),
+        link: Some(dir.path().join("ttyUSB1")),
+        ..SimConfig::default()
+    });
+    let (tx, mut events) = mpsc::channel(8);
+    let cancel = CancellationToken::new();
+    let (a, ta) = spawn(
+        fast_config("a", DeviceSelector::Path(dir.path().join("ttyUSB0"))),
+        tx.clone(),
+        cancel.clone(),
+    );
+    assert!(a.wait_for(T, |s| s.healthy()).await.is_some());
+    // b is named by its SIM's ICCID; the candidates are every port in the directory, a's included.
+    let (b, tb) = spawn(
+        fast_config(
+            "b",
+            DeviceSelector::Iccid {
+                iccid: "8901260000000000001".into(),
+                candidates: vec![dir.path().to_path_buf()],
+            },
+        ),
+        tx,
+        cancel.clone(),
+    );
+    assert!(
+        b.wait_for(T, |s| s.healthy()).await.is_some(),
+        "{:?}",
+        b.status()
+    );
+    assert_eq!(b.status().identity.imei.as_deref(), Some("490154203237518"));
+    // The probe did not open a's port (locked by a): no AT+CCID reached a's modem.
+    assert_eq!(
+        sim_a.count_commands("+CCID"),
+        1,
+        "only a's own identity read"
+    );
+    assert_eq!(a.metrics().errors, 0);
+
+    // b is unplugged and comes back as another device; the scan finds it again by its ICCID.
+    sim_b.unplug();
+    assert!(
+        b.wait_for(T, |s| matches!(s.state, LinkState::Reopening { .. }))
+            .await
+            .is_some()
+    );
+    sim_b
+        .inject_sms("+46709999999", "to b while away")
+        .unwrap_or_default();
+    let _squatter = smsbridge_hw::sim::Pty::open().unwrap_or_else(|e| panic!("pty: {e}"));
+    let new_path = sim_b.replug().unwrap_or_else(|e| panic!("replug: {e}"));
+    assert!(
+        b.wait_for(T, |s| s.healthy()).await.is_some(),
+        "{:?}",
+        b.status()
+    );
+    assert!(b.metrics().reopens >= 1);
+    match tokio::time::timeout(T, events.recv()).await {
+        Ok(Some(ModemEvent::Incoming { message, commit })) => {
+            assert_eq!(
+                (message.modem.as_str(), message.text.as_str()),
+                ("b", "to b while away")
+            );
+            commit.confirm();
+        }
+        other => panic!("expected b's message, got {other:?}"),
+    }
+    let sent = b.send(sms("b is back")).await;
+    assert!(sent.is_ok(), "{sent:?}");
+    assert_eq!(sim_b.sent().len(), 1);
+    assert!(sim_a.sent().is_empty());
+    assert_eq!(b.status().device, Some(dir.path().join("ttyUSB1")));
+    assert_eq!(
+        std::fs::read_link(dir.path().join("ttyUSB1")).ok(),
+        Some(new_path)
+    );
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), ta).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), tb).await;
+}
