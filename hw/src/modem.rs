@@ -565,13 +565,15 @@ enum AckTarget {
 
 type AckFuture = Pin<Box<dyn Future<Output = (AckTarget, bool)> + Send>>;
 type PartKey = (String, u16, u8);
+/// SIM indexes of the parts so far, and the first part's service centre and time stamp.
+type PartsSoFar = (Vec<u32>, Option<String>, Option<Timestamp>);
 
 /// State that outlives one opening of the device.
 struct Carry {
     refs: ReferenceAllocator,
     reassembler: Reassembler,
     /// SIM indexes and first-part details of messages being reassembled.
-    parts: HashMap<PartKey, (Vec<u32>, Option<String>, Option<Timestamp>)>,
+    parts: HashMap<PartKey, PartsSoFar>,
     /// SIM indexes handed out or held for reassembly: not read again.
     seen: HashSet<u32>,
     acks: FuturesUnordered<AckFuture>,
