@@ -39,7 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .wait_for(Duration::from_secs(30), |s| s.state == LinkState::Ready)
         .await
         .ok_or("modem not ready")?;
-    println!("ready after {:?} (open, init, identity, health, +CMGL)", t0.elapsed());
+    println!(
+        "ready after {:?} (open, init, identity, health, +CMGL)",
+        t0.elapsed()
+    );
 
     let mut lat = Vec::with_capacity(sends);
     let start = Instant::now();

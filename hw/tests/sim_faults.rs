@@ -305,7 +305,16 @@ async fn unplug_and_replug_as_a_new_pty() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Something else takes the old device node (the kernel reuses free pty numbers, as it does ttyUSB
     // numbers), so the modem comes back under another name and only the stable link finds it.
-    let _squatter = smsbridge_hw::sim::Pty::open().unwrap_or_else(|e| panic!("pty: {e}"));
+    // Other tests open pseudo-terminals in parallel: take free nodes until the old one is ours.
+    let mut squatters = Vec::new();
+    for _ in 0..64 {
+        let p = smsbridge_hw::sim::Pty::open().unwrap_or_else(|e| panic!("pty: {e}"));
+        let hit = p.path() == first;
+        squatters.push(p);
+        if hit {
+            break;
+        }
+    }
     let second = r.sim.replug().unwrap_or_else(|e| panic!("replug: {e}"));
     assert_ne!(first, second, "comes back as another device");
     r.ready().await;

@@ -6,7 +6,7 @@
 mod pty;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -456,8 +456,12 @@ impl SimHandle {
         st.cfg.report_status = status;
     }
 
-    /// Pulls the plug: the pseudo-terminal closes (clients read EOF or EIO).
+    /// Pulls the plug: the pseudo-terminal closes (clients read EOF or EIO) and the link, when configured,
+    /// is removed as udev removes `/dev/serial/by-id` links (so nobody opens whatever reuses the old node).
     pub fn unplug(&self) {
+        if let Some(link) = self.link() {
+            let _ = std::fs::remove_file(link);
+        }
         lock(&self.shared.ctl).take();
         if let Some(tx) = lock(&self.shared.unplug).take() {
             let _ = tx.send(());
@@ -1173,11 +1177,6 @@ async fn write_reply(
         }
     }
     pty.write_all(&fin).await.is_ok()
-}
-
-/// The stable path helper for tests: a link name inside `dir`.
-pub fn link_in(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
 
 #[cfg(test)]
