@@ -580,6 +580,8 @@ struct Carry {
     due: Vec<AckTarget>,
     epoch: Instant,
     rescan: bool,
+    /// Committed SIM indexes whose `+CMGD` failed; tried again on health polls.
+    failed_deletes: Vec<u32>,
 }
 
 impl Carry {
@@ -621,6 +623,7 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Request>, cancel: CancellationToke
         due: Vec::new(),
         epoch: Instant::now(),
         rescan: false,
+        failed_deletes: Vec::new(),
     };
     let (min_backoff, max_backoff) = ctx.cfg.reopen_backoff;
     let mut backoff = min_backoff;
@@ -759,19 +762,6 @@ impl Link<'_> {
         Ok(r?)
     }
 
-    /// Runs a command that must answer `OK`.
-    async fn cmd_ok(&mut self, c: &Command) -> Result<Answer, LinkFault> {
-        let a = self.cmd(c).await?;
-        if a.is_ok() {
-            Ok(a)
-        } else {
-            Err(LinkFault::Refused {
-                command: c.line().to_owned(),
-                result: format!("{:?}", a.result),
-            })
-        }
-    }
-
     /// Wakes the modem: leaves a stuck prompt, drops noise, and waits for `AT` to answer.
     async fn wake(&mut self) -> Result<(), LinkFault> {
         self.s.write_raw(&[ESC]).await?;
@@ -812,8 +802,9 @@ impl Link<'_> {
     }
 
     async fn init(&mut self) -> Result<(), LinkFault> {
-        self.cmd_ok(&Command::reset()).await?;
-        self.cmd_ok(&Command::echo(false)).await?;
+        // Some modems refuse ATZ or ATE0 in some states; the parser copes with echo either way.
+        let _ = self.cmd(&Command::reset()).await?;
+        let _ = self.cmd(&Command::echo(false)).await?;
         // Not every modem knows +CMEE; errors then stay plain.
         self.cmd(&Command::cmee(CmeeMode::Numeric)).await?;
         self.unlock_sim().await?;
@@ -1246,7 +1237,9 @@ impl Link<'_> {
                         if a.is_ok() {
                             self.carry.seen.remove(&i);
                         } else {
+                            // Still committed: not handed out again, deleted on a later health poll.
                             tracing::warn!(modem = %self.ctx.cfg.name, index = i, result = ?a.result, "+CMGD failed");
+                            self.carry.failed_deletes.push(i);
                         }
                     }
                 }
@@ -1472,6 +1465,10 @@ impl Link<'_> {
                     next_health = Instant::now() + interval;
                     self.health().await?;
                     self.expire_parts();
+                    if !self.carry.failed_deletes.is_empty() {
+                        let idx = std::mem::take(&mut self.carry.failed_deletes);
+                        self.carry.due.push(AckTarget::Delete(idx));
+                    }
                     if self.carry.rescan {
                         self.list_stored().await?;
                     }

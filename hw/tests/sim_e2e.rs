@@ -293,3 +293,32 @@ async fn urcs_inside_a_command_answer_are_not_lost() {
     assert_eq!(got, (0..5).map(|i| format!("msg {i}")).collect::<Vec<_>>());
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_delete_is_retried_and_not_handed_out_twice() {
+    let mut r = rig_with(SimConfig::default(), |c| {
+        c.health_interval = Duration::from_millis(700)
+    });
+    r.ready().await;
+    r.sim
+        .inject_sms("+46709999999", "delete me")
+        .unwrap_or_default();
+    match r.event(T).await {
+        ModemEvent::Incoming { message, commit } => {
+            assert_eq!(message.text, "delete me");
+            // The +CMGD that follows the commit is refused once.
+            r.sim.fail_next(1);
+            commit.confirm();
+        }
+        other => panic!("expected a message, got {other:?}"),
+    }
+    assert!(eventually(T, || r.sim.stored().is_empty()).await);
+    assert_eq!(r.sim.count_commands("+CMGD=1"), 2, "{:?}", r.sim.commands());
+    // Not handed out again meanwhile.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), r.events.recv())
+            .await
+            .is_err()
+    );
+    r.stop().await;
+}
