@@ -1408,8 +1408,8 @@ impl Link<'_> {
                 let s = &mut self.s;
                 let acks = &mut self.carry.acks;
                 let has_acks = !acks.is_empty();
+                // Unbiased: a modem that floods the line does not starve requests and commits.
                 tokio::select! {
-                    biased;
                     _ = cancel.cancelled() => Wake::Cancel,
                     r = s.fill() => Wake::Read(r),
                     a = acks.next(), if has_acks => Wake::Ack(a),

@@ -186,9 +186,10 @@ async fn sim_pin_missing_wrong_or_no_sim_is_a_state_not_a_loop() {
         pin: Some("4321".into()),
         ..SimConfig::default()
     };
-    let cases: [(SimConfig, Option<&str>, SimProblem); 3] = [
+    let cases: [(SimConfig, Option<&str>, SimProblem); 4] = [
         (locked.clone(), None, SimProblem::PinRequired),
-        (locked, Some("1111"), SimProblem::WrongPin),
+        (locked.clone(), Some("1111"), SimProblem::WrongPin),
+        (locked, Some("4321"), SimProblem::PukRequired),
         (
             SimConfig {
                 sim_present: false,
@@ -199,7 +200,26 @@ async fn sim_pin_missing_wrong_or_no_sim_is_a_state_not_a_loop() {
         ),
     ];
     for (sim_cfg, pin, problem) in cases {
-        let r = rig_with(sim_cfg, |c| c.pin = pin.map(str::to_owned));
+        let blocked = problem == SimProblem::PukRequired;
+        let r = if blocked {
+            // Blocked before the driver opens it: the configured PIN is not tried at all.
+            let sim = start_sim(sim_cfg);
+            sim.block_sim();
+            let (tx, events) = mpsc::channel(8);
+            let cancel = CancellationToken::new();
+            let mut cfg = fast_config("m1", DeviceSelector::Path(sim.path()));
+            cfg.pin = pin.map(str::to_owned);
+            let (modem, task) = spawn(cfg, tx, cancel.clone());
+            common::Rig {
+                sim,
+                modem,
+                events,
+                cancel,
+                task,
+            }
+        } else {
+            rig_with(sim_cfg, |c| c.pin = pin.map(str::to_owned))
+        };
         let st = r
             .modem
             .wait_for(T, |s| matches!(s.state, LinkState::SimError(_)))
@@ -215,8 +235,12 @@ async fn sim_pin_missing_wrong_or_no_sim_is_a_state_not_a_loop() {
         let before = r.sim.count_commands("+CPIN");
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(r.sim.count_commands("+CPIN"), before, "no retry loop");
-        // A wrong PIN is tried once: the SIM keeps its other attempts.
-        assert!(r.sim.count_commands("+CPIN=") <= 1);
+        // A wrong PIN is tried once: the SIM keeps its other attempts; a blocked SIM gets no PIN at all.
+        let expected_pin_tries = match problem {
+            SimProblem::WrongPin => 1,
+            _ => 0,
+        };
+        assert_eq!(r.sim.count_commands("+CPIN="), expected_pin_tries);
         assert!(r.sim.sent().is_empty());
         r.stop().await;
     }

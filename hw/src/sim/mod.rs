@@ -422,6 +422,11 @@ impl SimHandle {
         st.pin_attempts = 3;
     }
 
+    /// Blocks the SIM: it wants the PUK (`+CPIN: SIM PUK`).
+    pub fn block_sim(&self) {
+        self.state().sim = SimLock::Puk;
+    }
+
     /// Removes (`false`) or inserts (`true`, unlocked) the SIM.
     pub fn set_sim_present(&self, present: bool) {
         let mut st = self.state();
