@@ -157,6 +157,9 @@ enum SimAction {
         /// Stop after this many seconds.
         #[arg(long)]
         seconds: Option<u64>,
+        /// Stop when standard input closes.
+        #[arg(long)]
+        until_stdin_closes: bool,
     },
 }
 
@@ -208,10 +211,12 @@ fn main() -> ExitCode {
                 report_delay_ms,
                 link,
                 seconds,
+                until_stdin_closes,
             } => cli::modem::sim(
                 std::time::Duration::from_millis(report_delay_ms),
                 link,
                 seconds.map(std::time::Duration::from_secs),
+                until_stdin_closes,
                 &mut out,
             ),
         },

@@ -22,7 +22,9 @@ fn start_sim() -> Sim {
             "200",
             "--seconds",
             "120",
+            "--until-stdin-closes",
         ])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("start smsbridge sim modem");
@@ -98,10 +100,8 @@ fn probe_and_send_against_the_simulator() {
     assert_eq!(sent["tp_mr"], serde_json::json!([1, 2]));
     assert!(sent["reports"].is_null());
 
-    // Stop the simulator; it prints what it was sent.
-    let _ = Command::new("kill")
-        .args(["-TERM", &sim.child.id().to_string()])
-        .status();
+    // Closing its standard input stops the simulator; it prints what it was sent.
+    drop(sim.child.stdin.take());
     let mut rest = String::new();
     let _ = sim.stdout.read_to_string(&mut rest);
     let _ = sim.child.wait();

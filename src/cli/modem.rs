@@ -220,11 +220,12 @@ pub fn send(
 }
 
 /// `smsbridge sim modem`: prints the pseudo-terminal's path, then serves until interrupted (or for
-/// `run_for`); on the way out prints what was sent to it, as JSON.
+/// `run_for`, or until standard input closes when asked); on the way out prints what was sent to it, as JSON.
 pub fn sim(
     report_delay: Duration,
     link: Option<PathBuf>,
     run_for: Option<Duration>,
+    until_stdin_closes: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let rt = runtime()?;
@@ -242,11 +243,21 @@ pub fn sim(
                 None => std::future::pending::<()>().await,
             }
         };
+        let stdin_closed = async {
+            if until_stdin_closes {
+                // Reads and drops input until end of file (a supervising process went away).
+                let mut sink = tokio::io::sink();
+                let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut sink).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
             _ = stop => {}
+            _ = stdin_closed => {}
         }
         let sent = sim.sent();
         writeln!(
