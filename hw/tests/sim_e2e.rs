@@ -264,6 +264,27 @@ async fn routed_cmt_with_cnma() {
         other => panic!("expected a message, got {other:?}"),
     }
     assert!(eventually(T, || r.sim.count_commands("+CNMA") == 1).await);
+    // With +CSMS=1 a routed status report (+CDS) needs its +CNMA too, after the commit.
+    r.sim.set_report(Duration::from_millis(100), 0);
+    let sent = r
+        .modem
+        .send(sms("+46701234567", "report me", true))
+        .await
+        .unwrap_or_else(|e| panic!("send: {e}"));
+    match r.event(T).await {
+        ModemEvent::Receipt { receipt, commit } => {
+            assert_eq!(receipt.tp_mr, sent.tp_mrs[0]);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(
+                r.sim.count_commands("+CNMA"),
+                1,
+                "acknowledged before the commit"
+            );
+            commit.confirm();
+        }
+        other => panic!("expected a receipt, got {other:?}"),
+    }
+    assert!(eventually(T, || r.sim.count_commands("+CNMA") == 2).await);
     r.stop().await;
 }
 
@@ -320,5 +341,36 @@ async fn failed_delete_is_retried_and_not_handed_out_twice() {
             .await
             .is_err()
     );
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_part_gives_an_incomplete_message_after_the_timeout() {
+    let mut r = rig_with(SimConfig::default(), |c| {
+        c.reassembly_timeout = Duration::from_millis(800);
+        c.health_interval = Duration::from_millis(200);
+    });
+    r.ready().await;
+    let text: String = (0..3).map(|i| format!("{i}").repeat(153)).collect();
+    let idx = r
+        .sim
+        .inject_sms_parts("+46709999999", &text, |n| n != 2)
+        .unwrap_or_default();
+    assert_eq!(idx.len(), 2);
+    match r.event(T).await {
+        ModemEvent::Incoming { message, commit } => {
+            assert!(!message.complete);
+            assert_eq!(message.missing, vec![2]);
+            assert_eq!(message.parts, 3);
+            assert_eq!(
+                message.text,
+                format!("{}{}", "0".repeat(153), "2".repeat(153))
+            );
+            commit.confirm();
+        }
+        other => panic!("expected the incomplete message, got {other:?}"),
+    }
+    // Both stored parts are deleted after the commit.
+    assert!(eventually(T, || r.sim.stored().is_empty()).await);
     r.stop().await;
 }

@@ -343,6 +343,17 @@ impl SimHandle {
     /// stored on the SIM with `+CMTI` (`+CNMI` `<mt>`=1 or 0), or routed with `+CMT` (`<mt>`=2). Returns the
     /// storage indexes used.
     pub fn inject_sms(&self, from: &str, text: &str) -> Result<Vec<u32>, SimError> {
+        self.inject_sms_parts(from, text, |_| true)
+    }
+
+    /// [`SimHandle::inject_sms`] delivering only the segments (numbered from 1) that `keep` lets through, as
+    /// when the network loses a part of a concatenated message.
+    pub fn inject_sms_parts(
+        &self,
+        from: &str,
+        text: &str,
+        keep: impl Fn(usize) -> bool,
+    ) -> Result<Vec<u32>, SimError> {
         let mut st = self.state();
         let plan = st
             .refs
@@ -350,7 +361,10 @@ impl SimHandle {
             .map_err(|e| SimError::Build(e.to_string()))?;
         let smsc = Address::parse(&st.cfg.smsc);
         let mut pdus = Vec::new();
-        for seg in &plan.segments {
+        for (i, seg) in plan.segments.iter().enumerate() {
+            if !keep(i + 1) {
+                continue;
+            }
             let d = Deliver {
                 tp_mms: false,
                 tp_lp: false,
