@@ -84,7 +84,12 @@ enum Command {
         #[command(flatten)]
         conn: ConnArgs,
     },
-    /// Simulators of the gateway's peers.
+    /// GSM modem tools.
+    Modem {
+        #[command(subcommand)]
+        action: ModemAction,
+    },
+    /// Simulators for tests and demos.
     Sim {
         #[command(subcommand)]
         action: SimAction,
@@ -112,12 +117,6 @@ impl ConnArgs {
                 .filter(|t| !t.is_empty()),
         }
     }
-}
-
-#[derive(Subcommand)]
-enum SimAction {
-    /// An SMPP 3.4 SMSC: binds, submits, receipts, MO, faults.
-    Smsc(smsbridge::sim::cli::SmscArgs),
 }
 
 #[derive(Subcommand)]
@@ -191,6 +190,57 @@ enum AtAction {
     Parse,
 }
 
+#[derive(Subcommand)]
+enum ModemAction {
+    /// Print identity, SIM state, signal, registration, operator and SMSC number as JSON.
+    Probe {
+        /// Device path (`/dev/serial/by-id/...`), or `imei:<IMEI>` / `iccid:<ICCID>` to find it.
+        device: String,
+        /// SIM PIN, when the SIM asks for one.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+    /// Send one message (PDU mode); print its TP-MRs and, when asked, its status reports.
+    Send {
+        /// Device path, or `imei:<IMEI>` / `iccid:<ICCID>`.
+        device: String,
+        /// Destination number.
+        number: String,
+        /// The text.
+        text: String,
+        /// Ask for a status report and wait for it.
+        #[arg(long)]
+        wait_report: bool,
+        /// Seconds to wait for the report.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// SIM PIN, when the SIM asks for one.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimAction {
+    /// An SMPP 3.4 SMSC: binds, submits, receipts, MO, faults.
+    Smsc(smsbridge::sim::cli::SmscArgs),
+    /// A simulated GSM modem on a pseudo-terminal: prints its path, serves until interrupted.
+    Modem {
+        /// Milliseconds between a send and its status report.
+        #[arg(long, default_value_t = 1000)]
+        report_delay_ms: u64,
+        /// Keep a symbolic link at this path pointing at the pseudo-terminal.
+        #[arg(long)]
+        link: Option<std::path::PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Stop when standard input closes.
+        #[arg(long)]
+        until_stdin_closes: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
@@ -241,8 +291,41 @@ fn main() -> ExitCode {
             conn,
         } => cli::client::events(&conn.connection(), after, &kinds, limit, &mut out),
         Command::Status { conn } => cli::client::status(&conn.connection(), &mut out),
+        Command::Modem { action } => match action {
+            ModemAction::Probe { device, pin } => {
+                cli::modem::probe(&device, pin.as_deref(), &mut out)
+            }
+            ModemAction::Send {
+                device,
+                number,
+                text,
+                wait_report,
+                timeout,
+                pin,
+            } => cli::modem::send(
+                &device,
+                &number,
+                &text,
+                wait_report,
+                std::time::Duration::from_secs(timeout),
+                pin.as_deref(),
+                &mut out,
+            ),
+        },
         Command::Sim { action } => match action {
             SimAction::Smsc(args) => smsbridge::sim::cli::smsc(args),
+            SimAction::Modem {
+                report_delay_ms,
+                link,
+                seconds,
+                until_stdin_closes,
+            } => cli::modem::sim(
+                std::time::Duration::from_millis(report_delay_ms),
+                link,
+                seconds.map(std::time::Duration::from_secs),
+                until_stdin_closes,
+                &mut out,
+            ),
         },
     };
     let _ = out.flush();

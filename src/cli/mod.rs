@@ -5,6 +5,7 @@
 pub mod at;
 pub mod client;
 pub mod dlr;
+pub mod modem;
 pub mod smpp;
 pub mod sms_plan;
 pub mod tpdu;
