@@ -232,8 +232,32 @@ enum ConnCmd {
     Disconnect,
 }
 
+/// One submit_sm as the simulator received it (recorded when [`SmscControl::record_submits`] is on), so
+/// tests can check what went over the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedSubmit {
+    /// When it was read.
+    pub at: Instant,
+    pub source_addr_ton: u8,
+    pub source_addr: Vec<u8>,
+    pub dest_addr_ton: u8,
+    pub destination_addr: Vec<u8>,
+    pub esm_class: EsmClass,
+    pub data_coding: DataCoding,
+    pub registered_delivery: u8,
+    pub short_message: Vec<u8>,
+    /// sar_msg_ref_num, sar_total_segments, sar_segment_seqnum, when all three came.
+    pub sar: Option<(u16, u8, u8)>,
+    /// message_payload, when it came.
+    pub message_payload: Option<Vec<u8>>,
+}
+
+/// Most submits kept by the recorder.
+const MAX_RECORDED: usize = 100_000;
+
 /// Faults and shared state, changed at run time through [`SmscControl`].
 struct Shared {
+    recorded: Mutex<Option<Vec<RecordedSubmit>>>,
     config: SmscConfig,
     counters: Arc<SimCounters>,
     next_id: AtomicU64,
@@ -326,6 +350,24 @@ impl SmscControl {
             .store(on, Ordering::Relaxed);
     }
 
+    /// Starts (or stops, dropping what was kept) recording every submit_sm received, up to 100,000.
+    pub fn record_submits(&self, on: bool) {
+        let mut r = match self.shared.recorded.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        *r = on.then(Vec::new);
+    }
+
+    /// The submits recorded so far, in arrival order.
+    pub fn recorded_submits(&self) -> Vec<RecordedSubmit> {
+        let r = match self.shared.recorded.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        r.clone().unwrap_or_default()
+    }
+
     fn broadcast(&self, receivers_only: bool, mut make: impl FnMut() -> ConnCmd) -> usize {
         let conns = match self.shared.conns.lock() {
             Ok(c) => c,
@@ -416,6 +458,7 @@ impl Smsc {
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            recorded: Mutex::new(None),
             throttle_per_sec: AtomicU32::new(config.throttle_per_sec),
             receipts_before_resp: AtomicBool::new(config.receipts_before_resp),
             config,
@@ -1028,6 +1071,9 @@ impl Conn {
             }
             Body::SubmitSm(_) | Body::DataSm(_) | Body::SubmitMulti(_) => {
                 let total = c.submits.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Body::SubmitSm(sm) = &pdu.body {
+                    self.record(sm);
+                }
                 let drop_at = self.shared.drop_at_submit.load(Ordering::Relaxed);
                 if drop_at != 0 && total >= drop_at {
                     self.shared.drop_at_submit.store(0, Ordering::Relaxed);
@@ -1161,6 +1207,37 @@ impl Conn {
             }
         }
         Flow::Go
+    }
+
+    fn record(&self, sm: &smsbridge_protocol::smpp::SubmitSm<'_>) {
+        let mut r = match self.shared.recorded.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        let Some(list) = r.as_mut().filter(|l| l.len() < MAX_RECORDED) else {
+            return;
+        };
+        let sar = match (
+            sm.tlvs.sar_msg_ref_num(),
+            sm.tlvs.sar_total_segments(),
+            sm.tlvs.sar_segment_seqnum(),
+        ) {
+            (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+            _ => None,
+        };
+        list.push(RecordedSubmit {
+            at: Instant::now(),
+            source_addr_ton: sm.source_addr_ton.0,
+            source_addr: sm.source_addr.to_vec(),
+            dest_addr_ton: sm.dest_addr_ton.0,
+            destination_addr: sm.destination_addr.to_vec(),
+            esm_class: sm.esm_class,
+            data_coding: sm.data_coding,
+            registered_delivery: sm.registered_delivery,
+            short_message: sm.short_message.to_vec(),
+            sar,
+            message_payload: sm.tlvs.message_payload().map(<[u8]>::to_vec),
+        });
     }
 
     fn route_receipt(&self, r: PendingReceipt) {
