@@ -190,6 +190,8 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
             .map_err(|e| {
                 GatewayError::Links(format!("simulator.listen {}: {e}", config.simulator.listen))
             })?;
+        // Like a real SMSC, keep receipts for the next session when the gateway restarts.
+        sim.control().set_store_and_forward(true);
         tracing::info!(listen = %sim.local_addr(), "built-in SMSC simulator started");
         Some(sim)
     } else {
