@@ -810,7 +810,8 @@ impl Config {
                 carriers: vec![id],
                 weights: None,
                 allowed_senders: Vec::new(),
-                default_sender: None,
+                // So that a first `smsbridge send` without --from goes out on the simulated carrier.
+                default_sender: Some(SIMULATOR_DEFAULT_SENDER.to_owned()),
                 rewrite_sender: Vec::new(),
             });
         }
@@ -1015,3 +1016,6 @@ impl fmt::Debug for SimulatorConfig {
             .finish()
     }
 }
+
+/// The sender of the simulated carrier's default route, for messages submitted without one.
+pub const SIMULATOR_DEFAULT_SENDER: &str = "SMSBridge";
