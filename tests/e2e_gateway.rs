@@ -472,10 +472,19 @@ async fn mo_single_and_concatenated_reach_stream_events() {
         mos.values().any(|(_, t)| t == long),
         "the three parts come back as one text: {mos:?}"
     );
-    // Every deliver_sm was answered OK, and only after the commit (the events exist).
+    // Every deliver_sm is answered OK (after its commit: the answer follows the events above).
     let c = sim.counters();
-    let ok = c.deliver_resp_ok.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(ok, 4);
+    let ok = || c.deliver_resp_ok.load(std::sync::atomic::Ordering::Relaxed);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ok() < 4 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(ok(), 4);
+    assert_eq!(
+        c.deliver_resp_error
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     gw.stop().await;
     sim.shutdown().await;
 }
@@ -644,4 +653,44 @@ async fn the_carrier_rate_limit_holds_at_the_smsc_and_metrics_are_served() {
     assert!(body.contains("smsbridge_api_auth_failures_total 0"));
     gw.stop().await;
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_simulator_is_the_carrier_of_a_config_without_carriers() {
+    // What `smsbridge serve` does with the default file, on free ports: no [[carriers]], the simulator
+    // enabled; carrier `sim` and a default route with a default sender are implied.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        r#"
+[api]
+listen = "127.0.0.1:0"
+[store.sqlite]
+path = "{db}"
+[metrics]
+enabled = false
+[simulator]
+listen = "127.0.0.1:{port}"
+receipt_delay_min = "10ms"
+receipt_delay_max = "50ms"
+outcomes = {{ DELIVRD = 1.0 }}
+"#,
+        db = dir.path().join("gw.db").display(),
+        port = free_port()
+    );
+    let mut gw = start(&text).await;
+    let r = gw.submit("+4915112345678", "hello").await;
+    assert_eq!(r.carrier, "sim");
+    let m = gw.wait_final(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
+    assert_eq!(m.from, "SMSBRIDGE");
+    let status = gw
+        .client
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.links.len(), 1);
+    assert_eq!(status.links[0].carrier, "sim");
+    assert_eq!(status.links[0].state, "BOUND");
+    gw.stop().await;
 }
