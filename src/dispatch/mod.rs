@@ -226,6 +226,9 @@ fn tls_config(
 pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     let config: &Config = &components.config;
     let shutdown = components.shutdown.clone();
+    // What starts here stops with the gateway, or at once if start fails half-way.
+    let started = shutdown.child_token();
+    let stop_on_error = started.clone().drop_guard();
     let store = components.store.clone();
     let metrics =
         GatewayMetrics::new().map_err(|e| GatewayError::Links(format!("metrics: {e}")))?;
@@ -243,7 +246,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
             metrics.clone(),
             store.clone(),
             Arc::clone(&components.api_auth_failures),
-            shutdown.clone(),
+            started.clone(),
         ))
     } else {
         None
@@ -266,7 +269,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     let limiters = Limiters::from_config(config)
         .map_err(|e| GatewayError::Links(format!("rate limits: {e}")))?;
     let (receipts, receipt_task) = ReceiptWriter::start(store.clone());
-    let links_cancel = shutdown.child_token();
+    let links_cancel = started.clone();
     let mut smpp_links: Vec<SmppLink> = Vec::new();
     let mut entries: Vec<LinkEntry> = Vec::new();
     let mut dispatchers: Vec<Dispatcher> = Vec::new();
@@ -371,6 +374,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
         shutdown.clone(),
     ));
 
+    stop_on_error.disarm();
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
         for t in dispatch_tasks {
