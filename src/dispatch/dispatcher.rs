@@ -143,9 +143,18 @@ impl Dispatcher {
                     _ = tokio::time::sleep(DOWN_POLL) => continue,
                 }
             }
+            // Lease no more than the rate limit lets go now (at least one, then wait for its token): a
+            // segment must not sit leased behind the limiter long enough to look abandoned.
+            let sendable = usize::try_from(self.limiter.available())
+                .unwrap_or(usize::MAX)
+                .max(1);
             let batch = match self
                 .store
-                .claim(&self.carrier, free.min(MAX_CLAIM), UnixMs::now())
+                .claim(
+                    &self.carrier,
+                    free.min(sendable).min(MAX_CLAIM),
+                    UnixMs::now(),
+                )
                 .await
             {
                 Ok(b) => b,
