@@ -341,6 +341,7 @@ fn main() -> ExitCode {
 /// `smsbridge serve`: runs the gateway until Ctrl-C or SIGTERM.
 fn serve(config_path: &Path) -> anyhow::Result<u8> {
     let config = smsbridge::config::Config::load(config_path)?;
+    init_logging(&config.log)?;
     if config.simulator.enabled {
         eprintln!(
             "smsbridge: built-in SMSC simulator on {} (carrier links with its credentials bind to it)",
@@ -411,4 +412,26 @@ async fn wait_for_stop_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Logs and spans from `tracing` to stderr, as text or one JSON object per line (`[log]` in the config;
+/// `RUST_LOG`, when set, overrides the level).
+fn init_logging(log: &smsbridge::config::LogConfig) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(&directives)
+            .with_context(|| format!("RUST_LOG: not a valid log filter: {directives:?}"))?,
+        _ => EnvFilter::try_new(&log.level)
+            .with_context(|| format!("log.level: not a valid log filter: {:?}", log.level))?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        .with_writer(io::stderr);
+    let installed = if log.json {
+        builder.json().with_current_span(true).try_init()
+    } else {
+        builder.try_init()
+    };
+    installed.map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))
 }
