@@ -89,13 +89,10 @@ pub struct Links {
     pub task: Option<JoinHandle<Result<(), String>>>,
 }
 
-/// Starts the carrier links (SMPP binds, modems, the built-in simulator) for `components`.
-///
-/// This is where the link engine plugs in. Until it exists, no link runs: messages are accepted, stored and
-/// queued, and wait in the store for a link to claim them.
+/// Starts the carrier links (SMPP binds, the built-in simulator), the dispatchers, the inbound handlers and
+/// the metrics endpoint for `components`: see [`crate::dispatch`].
 pub async fn start_links(components: &Components) -> Result<Links, GatewayError> {
-    let _ = components;
-    Ok(Links::default())
+    crate::dispatch::start(components).await
 }
 
 /// The API's routing over the config's router: longest-prefix route, a healthy carrier by weight, and the
@@ -163,15 +160,24 @@ impl Routing for ConfigRouting {
             }
             None => {
                 let health = |c: &config::CarrierId| self.healthy(c);
-                let selection = self
+                let all = |_: &config::CarrierId| true;
+                // With every carrier of the route down, the message still queues (on disk) for the carrier
+                // the route would pick if all were up: it goes out when that carrier's links come back.
+                let selection = match self
                     .router
                     .select(&destination, &health, self.next_random())
-                    .map_err(|e| match e {
-                        router::RouteError::NoRoute { .. } => RouteError::NoRoute(e.to_string()),
-                        router::RouteError::NoHealthyCarrier { .. } => {
-                            RouteError::NoCarrierAvailable(e.to_string())
-                        }
-                    })?;
+                {
+                    Err(router::RouteError::NoHealthyCarrier { .. }) => {
+                        self.router.select(&destination, &all, self.next_random())
+                    }
+                    other => other,
+                };
+                let selection = selection.map_err(|e| match e {
+                    router::RouteError::NoRoute { .. } => RouteError::NoRoute(e.to_string()),
+                    router::RouteError::NoHealthyCarrier { .. } => {
+                        RouteError::NoCarrierAvailable(e.to_string())
+                    }
+                })?;
                 (selection.carrier.clone(), Some(selection.route))
             }
         };
@@ -305,7 +311,13 @@ impl Gateway {
                 });
             }
         };
-        let links = start_links(&components).await?;
+        let links = match start_links(&components).await {
+            Ok(links) => links,
+            Err(err) => {
+                store.close().await;
+                return Err(err);
+            }
+        };
         let routing = ConfigRouting::new(config, router, links.carrier_health.clone());
         let mut service = GatewayService::new(
             store,

@@ -6,8 +6,10 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod gateway;
 pub mod link;
+pub mod metrics;
 pub mod model;
 pub mod ratelimit;
 pub mod router;

@@ -258,6 +258,26 @@ fn main() -> ExitCode {
 /// `smsbridge serve`: runs the gateway until Ctrl-C or SIGTERM.
 fn serve(config_path: &Path) -> anyhow::Result<u8> {
     let config = smsbridge::config::Config::load(config_path)?;
+    if config.simulator.enabled {
+        eprintln!(
+            "smsbridge: built-in SMSC simulator on {} (carrier links with its credentials bind to it)",
+            config.simulator.listen
+        );
+    }
+    for carrier in &config.carriers {
+        for link in &carrier.smpp {
+            eprintln!(
+                "smsbridge: carrier {}: SMPP {}:{} x{} bind(s), {}/s",
+                carrier.id, link.host, link.port, link.binds, carrier.rate_limit.per_second
+            );
+        }
+    }
+    if config.metrics.enabled {
+        eprintln!(
+            "smsbridge: metrics at http://{}/metrics",
+            config.metrics.listen
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,6 +1,7 @@
 //! The composed gateway (`smsbridge::gateway`) from a real config file's text: routing and sender rules from
 //! the config's router, tokens from `[[api.clients]]`, and the `smsbridge send/events/status` commands run as
-//! the built binary against it. Loopback only; the link is played in-process through the store.
+//! the built binary against it. Loopback only; nothing listens on the carrier's port, so its link stays down
+//! and the test plays the link in-process through the store.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -334,7 +335,18 @@ async fn cli_send_waits_for_the_receipt_and_events_and_status_print_json() {
     assert_eq!(status.status.code(), Some(0));
     let lines = json_lines(&status);
     assert_eq!(lines[0]["queues"][0]["carrier"], "acme");
-    assert_eq!(lines[0]["links"], serde_json::json!([]));
+    // The config's SMPP link runs, and nothing listens on its port: Status shows it down, with why.
+    let links = lines[0]["links"].as_array().expect("links");
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0]["carrier"], "acme");
+    assert_eq!(links[0]["link"], "smpp0");
+    assert_eq!(links[0]["state"], "DOWN");
+    assert!(
+        links[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("127.0.0.1:2775")),
+        "{links:?}"
+    );
     let a = addr.clone();
     let refused = tokio::task::spawn_blocking(move || {
         run_cli(&["status", "--addr", &a, "--token", "wrong-token-0000000"])

@@ -872,14 +872,18 @@ impl ApiServer {
             move |req: Request<()>| auth.intercept(req),
         );
         let stop = shutdown.clone();
+        // Small answers must not wait for a delayed ACK (Nagle): ~40 ms per call otherwise.
+        let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |conn| {
+            conn.inspect(|s| {
+                let _ = s.set_nodelay(true);
+            })
+        });
         tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(gateway)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-                stop.cancelled().await
-            })
+            .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await })
             .await?;
         Ok(())
     }

@@ -232,8 +232,36 @@ enum ConnCmd {
     Disconnect,
 }
 
+/// One submit_sm as the simulator received it (recorded when [`SmscControl::record_submits`] is on), so
+/// tests can check what went over the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedSubmit {
+    /// When it was read.
+    pub at: Instant,
+    pub source_addr_ton: u8,
+    pub source_addr: Vec<u8>,
+    pub dest_addr_ton: u8,
+    pub destination_addr: Vec<u8>,
+    pub esm_class: EsmClass,
+    pub data_coding: DataCoding,
+    pub registered_delivery: u8,
+    pub short_message: Vec<u8>,
+    /// sar_msg_ref_num, sar_total_segments, sar_segment_seqnum, when all three came.
+    pub sar: Option<(u16, u8, u8)>,
+    /// message_payload, when it came.
+    pub message_payload: Option<Vec<u8>>,
+}
+
+/// Most submits kept by the recorder.
+const MAX_RECORDED: usize = 100_000;
+
 /// Faults and shared state, changed at run time through [`SmscControl`].
 struct Shared {
+    recorded: Mutex<Option<Vec<RecordedSubmit>>>,
+    /// Keep receipts across sessions (see [`SmscControl::set_store_and_forward`]).
+    store_and_forward: AtomicBool,
+    /// Receipts of closed sessions, waiting for the next receiver bind.
+    orphans: Mutex<Vec<PendingReceipt>>,
     config: SmscConfig,
     counters: Arc<SimCounters>,
     next_id: AtomicU64,
@@ -326,6 +354,31 @@ impl SmscControl {
             .store(on, Ordering::Relaxed);
     }
 
+    /// Store and forward receipts like a real SMSC: receipts not yet answered with an OK deliver_sm_resp when
+    /// a session ends (waiting, queued, or sent and unanswered) go to the next session that binds as a
+    /// receiver, and a receipt answered with an error is sent again a second later. Off by default.
+    pub fn set_store_and_forward(&self, on: bool) {
+        self.shared.store_and_forward.store(on, Ordering::Relaxed);
+    }
+
+    /// Starts (or stops, dropping what was kept) recording every submit_sm received, up to 100,000.
+    pub fn record_submits(&self, on: bool) {
+        let mut r = match self.shared.recorded.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        *r = on.then(Vec::new);
+    }
+
+    /// The submits recorded so far, in arrival order.
+    pub fn recorded_submits(&self) -> Vec<RecordedSubmit> {
+        let r = match self.shared.recorded.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        r.clone().unwrap_or_default()
+    }
+
     fn broadcast(&self, receivers_only: bool, mut make: impl FnMut() -> ConnCmd) -> usize {
         let conns = match self.shared.conns.lock() {
             Ok(c) => c,
@@ -416,6 +469,9 @@ impl Smsc {
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            recorded: Mutex::new(None),
+            store_and_forward: AtomicBool::new(false),
+            orphans: Mutex::new(Vec::new()),
             throttle_per_sec: AtomicU32::new(config.throttle_per_sec),
             receipts_before_resp: AtomicBool::new(config.receipts_before_resp),
             config,
@@ -656,6 +712,8 @@ struct Conn {
     delayed_n: u64,
     /// Message states for query_sm / cancel_sm / replace_sm (bounded).
     states: HashMap<u64, u8>,
+    /// Receipts sent and not yet answered, by sequence number (store and forward only).
+    unanswered: HashMap<u32, PendingReceipt>,
     rng: SmallRng,
     text: Vec<u8>,
     outcome_total: f64,
@@ -696,6 +754,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, id: u64, cancel: Cancella
         delayed: BinaryHeap::new(),
         delayed_n: 0,
         states: HashMap::new(),
+        unanswered: HashMap::new(),
         rng: SmallRng::from_rng(&mut rand::rng()),
         text: Vec::with_capacity(256),
         outcome_total,
@@ -766,7 +825,24 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, id: u64, cancel: Cancella
     if let Ok(mut c) = shared.conns.lock() {
         c.retain(|(cid, _, _)| *cid != id);
     }
+    if shared.store_and_forward.load(Ordering::Relaxed) {
+        let mut kept: Vec<PendingReceipt> = conn.unanswered.drain().map(|(_, r)| r).collect();
+        kept.extend(conn.waiting.drain().map(|Reverse(r)| r));
+        kept.extend(conn.ready.drain(..).filter_map(|o| match o {
+            Outgoing::Receipt(r) => Some(r),
+            Outgoing::Mo(_) => None,
+        }));
+        let mut orphans = match shared.orphans.lock() {
+            Ok(o) => o,
+            Err(p) => p.into_inner(),
+        };
+        let room = MAX_ORPHANS.saturating_sub(orphans.len());
+        orphans.extend(kept.into_iter().take(room));
+    }
 }
+
+/// Most receipts kept for the next session (store and forward).
+const MAX_ORPHANS: usize = 1 << 20;
 
 impl Conn {
     fn next_timer(&self) -> Option<Instant> {
@@ -862,6 +938,9 @@ impl Conn {
         k += 5;
         let tlvs = Tlvs::parse(&tl[..k]).unwrap_or_default();
         let seq = self.alloc_seq();
+        if self.shared.store_and_forward.load(Ordering::Relaxed) {
+            self.unanswered.insert(seq, *r);
+        }
         Pdu::new(
             seq,
             Body::DeliverSm(DeliverSm {
@@ -928,12 +1007,17 @@ impl Conn {
         self.shared.throttle_count.fetch_add(1, Ordering::Relaxed) >= limit
     }
 
-    fn set_bound_receiver(&self) {
+    fn set_bound_receiver(&mut self) {
         if let Ok(mut c) = self.shared.conns.lock() {
             for e in c.iter_mut().filter(|e| e.0 == self.id) {
                 e.1 = true;
             }
         }
+        let orphans = match self.shared.orphans.lock() {
+            Ok(mut o) => std::mem::take(&mut *o),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        self.waiting.extend(orphans.into_iter().map(Reverse));
     }
 
     /// Handles every whole PDU in `rbuf`; Close ends the connection.
@@ -1028,6 +1112,9 @@ impl Conn {
             }
             Body::SubmitSm(_) | Body::DataSm(_) | Body::SubmitMulti(_) => {
                 let total = c.submits.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Body::SubmitSm(sm) = &pdu.body {
+                    self.record(sm);
+                }
                 let drop_at = self.shared.drop_at_submit.load(Ordering::Relaxed);
                 if drop_at != 0 && total >= drop_at {
                     self.shared.drop_at_submit.store(0, Ordering::Relaxed);
@@ -1139,6 +1226,12 @@ impl Conn {
             }
             Body::DeliverSmResp(_) | Body::DataSmResp(_) => {
                 self.outstanding = self.outstanding.saturating_sub(1);
+                if let Some(mut r) = self.unanswered.remove(&pdu.sequence_number)
+                    && !pdu.command_status.is_ok()
+                {
+                    r.due = Instant::now() + Duration::from_secs(1);
+                    self.waiting.push(Reverse(r));
+                }
                 if pdu.command_status.is_ok() {
                     SimCounters::add(&c.deliver_resp_ok);
                 } else {
@@ -1161,6 +1254,37 @@ impl Conn {
             }
         }
         Flow::Go
+    }
+
+    fn record(&self, sm: &smsbridge_protocol::smpp::SubmitSm<'_>) {
+        let mut r = match self.shared.recorded.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        let Some(list) = r.as_mut().filter(|l| l.len() < MAX_RECORDED) else {
+            return;
+        };
+        let sar = match (
+            sm.tlvs.sar_msg_ref_num(),
+            sm.tlvs.sar_total_segments(),
+            sm.tlvs.sar_segment_seqnum(),
+        ) {
+            (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+            _ => None,
+        };
+        list.push(RecordedSubmit {
+            at: Instant::now(),
+            source_addr_ton: sm.source_addr_ton.0,
+            source_addr: sm.source_addr.to_vec(),
+            dest_addr_ton: sm.dest_addr_ton.0,
+            destination_addr: sm.destination_addr.to_vec(),
+            esm_class: sm.esm_class,
+            data_coding: sm.data_coding,
+            registered_delivery: sm.registered_delivery,
+            short_message: sm.short_message.to_vec(),
+            sar,
+            message_payload: sm.tlvs.message_payload().map(<[u8]>::to_vec),
+        });
     }
 
     fn route_receipt(&self, r: PendingReceipt) {

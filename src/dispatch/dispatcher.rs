@@ -1,0 +1,418 @@
+//! One carrier's dispatcher: claims ready segments from the store in bounded batches, takes one token of the
+//! carrier's rate limit per segment, hands each to a bound link of the carrier (round-robin, as many in
+//! flight as the links' windows allow), and records the outcomes in batches.
+//!
+//! Flow control: each link has a semaphore of `window` permits; a segment is claimed only when a permit is
+//! free on a bound link, so at most the sum of the windows is leased and in flight, and the rest of the queue
+//! stays on disk. Outcomes go through a bounded channel to a recorder task that writes them with one
+//! `record_outcomes` per batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smsbridge_protocol::smpp::CommandStatus;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::pdu;
+use crate::config::{CarrierConfig, MessageIdFormat, RetryPolicy, Segmentation};
+use crate::link::smpp::{LinkHandle, SubmitOutcome, SubmitRequest};
+use crate::metrics::GatewayMetrics;
+use crate::model::{CarrierId, UnixMs};
+use crate::ratelimit::RateLimiter;
+use crate::store::{Dispatch, DispatchKey, Outcome, PermanentStatus, Store, StoreError};
+
+/// Most segments claimed in one call.
+const MAX_CLAIM: usize = 256;
+/// Most outcomes written in one request.
+const MAX_RECORD: usize = 512;
+/// Wait between claims when the queue is empty and nothing was committed (retry times come due silently).
+const IDLE_POLL: Duration = Duration::from_millis(200);
+/// Least wait after an empty claim, so a busy event log does not turn into a claim per commit.
+const MIN_IDLE: Duration = Duration::from_millis(5);
+/// How often the links are looked at while none is bound.
+const DOWN_POLL: Duration = Duration::from_millis(100);
+/// How long claimed segments wait for a bound link before they go back to the queue.
+const NO_LINK_GIVE_UP: Duration = Duration::from_secs(1);
+
+/// One link of a carrier as the dispatcher sees it.
+#[derive(Clone)]
+pub struct DispatchLink {
+    pub name: String,
+    pub handle: LinkHandle,
+    /// `window` permits: a submit holds one from hand-over to outcome.
+    pub permits: Arc<Semaphore>,
+}
+
+impl DispatchLink {
+    pub fn new(name: String, handle: LinkHandle, window: usize) -> Self {
+        DispatchLink {
+            name,
+            handle,
+            permits: Arc::new(Semaphore::new(window.max(1))),
+        }
+    }
+}
+
+/// What one carrier's dispatcher needs.
+pub struct Dispatcher {
+    pub carrier: CarrierId,
+    pub segmentation: Segmentation,
+    pub message_id_format: MessageIdFormat,
+    pub retry: RetryPolicy,
+    pub links: Vec<DispatchLink>,
+    pub store: Store,
+    pub limiter: Arc<RateLimiter>,
+    pub metrics: GatewayMetrics,
+    /// Longest a submit may take from hand-over to outcome (the link's own timeout covers written submits;
+    /// this covers a link that went down with the submit still queued in front of it).
+    pub submit_timeout: Duration,
+}
+
+/// A finished submit on its way to the store.
+struct Completion {
+    key: DispatchKey,
+    attempt: u32,
+    result: SubmitResult,
+    elapsed: Duration,
+}
+
+enum SubmitResult {
+    Link(SubmitOutcome),
+    TimedOut,
+    /// Never handed to a link (shutdown, no link): back to the queue, not counted.
+    Returned(&'static str),
+    Unbuildable(String),
+}
+
+impl Dispatcher {
+    /// Builds a dispatcher for `carrier` over `links`.
+    pub fn new(
+        carrier: &CarrierConfig,
+        links: Vec<DispatchLink>,
+        store: Store,
+        limiter: Arc<RateLimiter>,
+        metrics: GatewayMetrics,
+        submit_timeout: Duration,
+    ) -> Self {
+        Dispatcher {
+            carrier: CarrierId::new(carrier.id.as_str()),
+            segmentation: carrier.segmentation,
+            message_id_format: carrier.message_id_format,
+            retry: carrier.retry.clone(),
+            links,
+            store,
+            limiter,
+            metrics,
+            submit_timeout,
+        }
+    }
+
+    /// Runs until `shutdown`; then stops claiming, waits for every submit in flight and records its outcome.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let (done_tx, done_rx) = mpsc::channel::<Completion>(MAX_RECORD * 2);
+        let recorder = tokio::spawn(record_loop(
+            self.store.clone(),
+            done_rx,
+            self.carrier.clone(),
+            self.message_id_format,
+            self.retry.clone(),
+            self.metrics.clone(),
+        ));
+        let freed = Arc::new(Notify::new());
+        let mut events = self.store.subscribe();
+        let mut rr = 0usize;
+        'outer: while !shutdown.is_cancelled() {
+            let free: usize = self
+                .links
+                .iter()
+                .filter(|l| l.handle.is_bound())
+                .map(|l| l.permits.available_permits())
+                .sum();
+            if !self.links.iter().any(|l| l.handle.is_bound()) {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(DOWN_POLL) => continue,
+                }
+            }
+            if free == 0 {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = freed.notified() => continue,
+                    _ = tokio::time::sleep(DOWN_POLL) => continue,
+                }
+            }
+            let batch = match self
+                .store
+                .claim(&self.carrier, free.min(MAX_CLAIM), UnixMs::now())
+                .await
+            {
+                Ok(b) => b,
+                Err(StoreError::Closed) => break,
+                Err(err) => {
+                    tracing::warn!(carrier = %self.carrier, error = %err, "claim failed");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(IDLE_POLL) => continue,
+                    }
+                }
+            };
+            if batch.is_empty() {
+                tokio::time::sleep(MIN_IDLE).await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    r = events.changed() => if r.is_err() { break },
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+                continue;
+            }
+            let mut batch = batch.into_iter();
+            while let Some(d) = batch.next() {
+                let acquired = tokio::select! {
+                    r = self.limiter.acquire(1) => r.is_ok(),
+                    _ = shutdown.cancelled() => false,
+                };
+                if !acquired {
+                    // Shutdown (or a limiter that can never grant one): these go back to the queue.
+                    for d in std::iter::once(d).chain(batch.by_ref()) {
+                        send_done(&done_tx, &d, SubmitResult::Returned("shutdown")).await;
+                    }
+                    break 'outer;
+                }
+                let Some((link, permit)) = self.pick_link(&mut rr, &freed, &shutdown).await else {
+                    self.limiter.give_back(1);
+                    let reason = if shutdown.is_cancelled() {
+                        "shutdown"
+                    } else {
+                        "no bound link"
+                    };
+                    for d in std::iter::once(d).chain(batch.by_ref()) {
+                        send_done(&done_tx, &d, SubmitResult::Returned(reason)).await;
+                    }
+                    continue 'outer;
+                };
+                let sm = match pdu::submit_sm(&d, self.segmentation) {
+                    Ok(sm) => sm,
+                    Err(err) => {
+                        self.limiter.give_back(1);
+                        drop(permit);
+                        send_done(&done_tx, &d, SubmitResult::Unbuildable(err.to_string())).await;
+                        continue;
+                    }
+                };
+                self.metrics
+                    .submitted
+                    .with_label_values(&[self.carrier.as_str()])
+                    .inc();
+                let done = done_tx.clone();
+                let freed = Arc::clone(&freed);
+                let limiter = Arc::clone(&self.limiter);
+                let limit = self.submit_timeout;
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    let result = match tokio::time::timeout(
+                        limit,
+                        link.handle.submit(SubmitRequest::SubmitSm(sm)),
+                    )
+                    .await
+                    {
+                        Ok(outcome @ SubmitOutcome::NotSent { .. }) => {
+                            limiter.give_back(1);
+                            SubmitResult::Link(outcome)
+                        }
+                        Ok(outcome) => SubmitResult::Link(outcome),
+                        Err(_) => SubmitResult::TimedOut,
+                    };
+                    drop(permit);
+                    freed.notify_one();
+                    let _ = done
+                        .send(Completion {
+                            key: d.key(),
+                            attempt: d.attempt,
+                            result,
+                            elapsed: started.elapsed(),
+                        })
+                        .await;
+                });
+            }
+        }
+        drop(done_tx);
+        // Every submit task holds a sender: the recorder ends once the last outcome is written.
+        let _ = recorder.await;
+    }
+
+    /// A bound link with a free window slot, round-robin from `rr`; waits for a slot, and gives up after
+    /// [`NO_LINK_GIVE_UP`] without a bound link, or at shutdown.
+    async fn pick_link(
+        &self,
+        rr: &mut usize,
+        freed: &Notify,
+        shutdown: &CancellationToken,
+    ) -> Option<(DispatchLink, OwnedSemaphorePermit)> {
+        let n = self.links.len();
+        let mut unbound_since: Option<Instant> = None;
+        loop {
+            let mut any_bound = false;
+            for i in 0..n {
+                let idx = (*rr + i) % n;
+                let Some(link) = self.links.get(idx) else {
+                    continue;
+                };
+                if !link.handle.is_bound() {
+                    continue;
+                }
+                any_bound = true;
+                if let Ok(permit) = Arc::clone(&link.permits).try_acquire_owned() {
+                    *rr = (idx + 1) % n;
+                    return Some((link.clone(), permit));
+                }
+            }
+            if any_bound {
+                unbound_since = None;
+            } else {
+                let since = *unbound_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= NO_LINK_GIVE_UP {
+                    return None;
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = freed.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    }
+}
+
+async fn send_done(done: &mpsc::Sender<Completion>, d: &Dispatch, result: SubmitResult) {
+    let _ = done
+        .send(Completion {
+            key: d.key(),
+            attempt: d.attempt,
+            result,
+            elapsed: Duration::ZERO,
+        })
+        .await;
+}
+
+/// Writes outcomes in batches until every sender is gone.
+async fn record_loop(
+    store: Store,
+    mut done: mpsc::Receiver<Completion>,
+    carrier: CarrierId,
+    format: MessageIdFormat,
+    retry: RetryPolicy,
+    metrics: GatewayMetrics,
+) {
+    let label = [carrier.as_str()];
+    let mut batch = Vec::with_capacity(MAX_RECORD);
+    while let Some(first) = done.recv().await {
+        batch.clear();
+        batch.push(first);
+        while batch.len() < MAX_RECORD {
+            match done.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let now = UnixMs::now();
+        let outcomes: Vec<(DispatchKey, Outcome)> = batch
+            .iter()
+            .map(|c| (c.key, outcome(c, now, format, &retry, &metrics, &label)))
+            .collect();
+        let results = store.record_outcomes(outcomes).await;
+        for (c, r) in batch.iter().zip(results) {
+            match r {
+                Ok(_) => {}
+                Err(StoreError::StaleLease { .. }) => {
+                    // Taken back by requeue_stale_leases meanwhile: it will be sent again, counted.
+                    tracing::debug!(carrier = %carrier, message = %c.key.message_id, "outcome for a stale lease");
+                }
+                Err(err) => {
+                    tracing::warn!(carrier = %carrier, message = %c.key.message_id, error = %err, "recording an outcome failed");
+                }
+            }
+        }
+    }
+}
+
+/// The store outcome of one completion, counting it in the metrics.
+fn outcome(
+    c: &Completion,
+    now: UnixMs,
+    format: MessageIdFormat,
+    retry: &RetryPolicy,
+    metrics: &GatewayMetrics,
+    label: &[&str; 1],
+) -> Outcome {
+    let transient = |reason: String| {
+        if retry.may_retry(c.attempt) {
+            let wait = retry.backoff(c.attempt);
+            Outcome::Transient {
+                retry_at: now.plus_ms(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+                reason,
+            }
+        } else {
+            metrics.failed.with_label_values(label).inc();
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                reason: format!("{reason}; gave up after {} attempts", c.attempt),
+            }
+        }
+    };
+    match &c.result {
+        SubmitResult::Link(SubmitOutcome::Accepted { message_id }) => {
+            metrics.accepted.with_label_values(label).inc();
+            metrics
+                .accept_latency
+                .with_label_values(label)
+                .observe(c.elapsed.as_secs_f64());
+            Outcome::Submitted {
+                carrier_message_id: format.normalize(message_id),
+            }
+        }
+        SubmitResult::Link(SubmitOutcome::Rejected { status }) => {
+            metrics.failed.with_label_values(label).inc();
+            Outcome::Permanent {
+                status: PermanentStatus::Rejected,
+                reason: status_reason(*status),
+            }
+        }
+        SubmitResult::Link(SubmitOutcome::Transient { status }) => {
+            metrics.throttles.with_label_values(label).inc();
+            transient(status_reason(*status))
+        }
+        SubmitResult::Link(SubmitOutcome::Unknown { reason }) => {
+            metrics.unknown.with_label_values(label).inc();
+            Outcome::Unknown {
+                reason: format!("{reason:?}"),
+            }
+        }
+        SubmitResult::TimedOut => {
+            metrics.unknown.with_label_values(label).inc();
+            Outcome::Unknown {
+                reason: "no outcome from the link in time".into(),
+            }
+        }
+        SubmitResult::Link(SubmitOutcome::NotSent { reason }) => Outcome::Transient {
+            retry_at: now,
+            reason: format!("not sent: {reason:?}"),
+        },
+        SubmitResult::Returned(reason) => Outcome::Transient {
+            retry_at: now,
+            reason: format!("not sent: {reason}"),
+        },
+        SubmitResult::Unbuildable(reason) => {
+            metrics.failed.with_label_values(label).inc();
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                reason: reason.clone(),
+            }
+        }
+    }
+}
+
+fn status_reason(status: CommandStatus) -> String {
+    format!("{} ({:#010x})", status.name(), status.0)
+}

@@ -1,0 +1,647 @@
+//! The whole gateway end to end: gRPC Submit -> store (SQLite in a temp dir) -> dispatcher -> SMPP link over
+//! TCP -> the SMSC simulator -> receipt -> StreamEvents / GetMessage; MO from the simulator to StreamEvents;
+//! failover between carriers; the carrier rate limit; the Prometheus endpoint. Loopback only, every wait
+//! bounded.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use smsbridge::api::pb;
+use smsbridge::api::pb::gateway_client::GatewayClient;
+use smsbridge::config::Config;
+use smsbridge::gateway::{Gateway, GatewayError};
+use smsbridge::sim::smsc::{OutcomeWeight, RecordedSubmit, Smsc, SmscConfig, SmscControl};
+use smsbridge_protocol::smpp::{DataCoding, EsmClass};
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A simulator on a free loopback port, recording submits, receipts after `delay`, all with `stat`.
+async fn simulator(stat: &'static str, delay: Duration) -> Smsc {
+    let sim = Smsc::start(SmscConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        receipt_delay: (delay, delay),
+        outcomes: vec![OutcomeWeight { stat, weight: 1.0 }],
+        ..SmscConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    sim.control().record_submits(true);
+    sim
+}
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+struct CarrierSpec<'a> {
+    id: &'a str,
+    port: u16,
+    per_second: u32,
+    segmentation: &'a str,
+    window: u32,
+}
+
+fn config_text(dir: &Path, carriers: &[CarrierSpec<'_>], metrics_port: Option<u16>) -> String {
+    let mut text = format!(
+        r#"
+[api]
+listen = "127.0.0.1:0"
+
+[store.sqlite]
+path = "{db}"
+
+[metrics]
+enabled = {metrics}
+listen = "127.0.0.1:{mport}"
+
+[simulator]
+enabled = false
+"#,
+        db = dir.join("gw.db").display(),
+        metrics = metrics_port.is_some(),
+        mport = metrics_port.unwrap_or(9),
+    );
+    for c in carriers {
+        text.push_str(&format!(
+            r#"
+[[carriers]]
+id = "{id}"
+rate_limit = {{ per_second = {rate} }}
+segmentation = "{seg}"
+[carriers.retry]
+initial_backoff = "100ms"
+[[carriers.smpp]]
+host = "127.0.0.1"
+port = {port}
+system_id = "smsbridge"
+password = "sim"
+window = {window}
+reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
+"#,
+            id = c.id,
+            rate = c.per_second,
+            seg = c.segmentation,
+            port = c.port,
+            window = c.window,
+        ));
+    }
+    let ids: Vec<String> = carriers.iter().map(|c| format!("{:?}", c.id)).collect();
+    text.push_str(&format!(
+        "\n[[routes]]\nprefix = \"*\"\ncarriers = [{}]\ndefault_sender = \"SMSBRIDGE\"\n",
+        ids.join(", ")
+    ));
+    text
+}
+
+struct Running {
+    client: GatewayClient<Channel>,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), GatewayError>>,
+}
+
+async fn start(text: &str) -> Running {
+    let config = Config::from_str(text, "e2e.toml").expect("a valid config");
+    let shutdown = CancellationToken::new();
+    let gateway = Gateway::start(config, shutdown.clone())
+        .await
+        .expect("the gateway starts");
+    let addr = format!("http://{}", gateway.api_addr().expect("bound"));
+    let task = tokio::spawn(gateway.run());
+    let channel = Channel::from_shared(addr)
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    Running {
+        client: GatewayClient::new(channel),
+        shutdown,
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the gateway stops in time")
+            .expect("the gateway task")
+            .expect("the gateway stops cleanly");
+    }
+
+    async fn submit(&mut self, to: &str, text: &str) -> pb::SubmitResponse {
+        self.client
+            .submit(pb::SubmitRequest {
+                to: to.into(),
+                body: Some(pb::submit_request::Body::Text(text.into())),
+                want_receipt: true,
+                ..Default::default()
+            })
+            .await
+            .expect("submit")
+            .into_inner()
+    }
+
+    async fn get(&mut self, id: &str) -> pb::Message {
+        self.client
+            .get_message(pb::GetMessageRequest {
+                message_id: id.into(),
+            })
+            .await
+            .expect("get")
+            .into_inner()
+    }
+
+    /// Waits until the message is in a final state; returns it.
+    async fn wait_final(&mut self, id: &str) -> pb::Message {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let m = self.get(id).await;
+            let state = pb::MessageState::try_from(m.state).unwrap_or_default();
+            if !matches!(
+                state,
+                pb::MessageState::Accepted
+                    | pb::MessageState::Queued
+                    | pb::MessageState::Submitted
+                    | pb::MessageState::Unspecified
+            ) {
+                return m;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "message {id} still {state:?} after {WAIT:?}: {m:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Events from the start until `stop` says enough (bounded by WAIT).
+    async fn events_until(
+        &mut self,
+        kinds: Vec<pb::EventKind>,
+        mut stop: impl FnMut(&[pb::Event]) -> bool,
+    ) -> Vec<pb::Event> {
+        let mut stream = self
+            .client
+            .stream_events(pb::StreamEventsRequest {
+                after_cursor: 0,
+                kinds: kinds.into_iter().map(|k| k as i32).collect(),
+            })
+            .await
+            .expect("stream")
+            .into_inner();
+        let mut events = Vec::new();
+        let _ = tokio::time::timeout(WAIT, async {
+            while let Some(e) = stream.next().await {
+                events.push(e.expect("event"));
+                if stop(&events) {
+                    return;
+                }
+            }
+        })
+        .await;
+        events
+    }
+}
+
+fn state_of(m: &pb::Message) -> pb::MessageState {
+    pb::MessageState::try_from(m.state).unwrap_or_default()
+}
+
+fn submits_to(control: &SmscControl, number: &str) -> Vec<RecordedSubmit> {
+    control
+        .recorded_submits()
+        .into_iter()
+        .filter(|s| s.destination_addr == number.as_bytes())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_and_multipart_gsm7_and_ucs2_are_delivered_with_the_right_coding() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator("DELIVRD", Duration::from_millis(50)).await;
+    let control = sim.control();
+    let mut gw = start(&config_text(
+        dir.path(),
+        &[CarrierSpec {
+            id: "alpha",
+            port: sim.local_addr().port(),
+            per_second: 1000,
+            segmentation: "udh",
+            window: 10,
+        }],
+        None,
+    ))
+    .await;
+
+    let long_gsm = "The quick brown fox jumps over the lazy dog. ".repeat(5); // 225 chars: 2 parts
+    let long_ucs2 = "Привет, как дела? ".repeat(6); // 108 UCS-2 chars: 2 parts
+    let cases: [(&str, &str, DataCoding, usize); 4] = [
+        ("+4915100000001", "hello", DataCoding::DEFAULT, 1),
+        ("+4915100000002", &long_gsm, DataCoding::DEFAULT, 2),
+        ("+4915100000003", "Привет", DataCoding::UCS2, 1),
+        ("+4915100000004", &long_ucs2, DataCoding::UCS2, 2),
+    ];
+    let mut ids = Vec::new();
+    for (to, text, _, parts) in &cases {
+        let r = gw.submit(to, text).await;
+        assert_eq!(r.segments as usize, *parts, "{to}");
+        assert_eq!(r.carrier, "alpha");
+        ids.push(r.message_id);
+    }
+    for ((to, text, dc, parts), id) in cases.iter().zip(&ids) {
+        let m = gw.wait_final(id).await;
+        assert_eq!(state_of(&m), pb::MessageState::Delivered, "{to}: {m:?}");
+        assert_eq!(m.carrier_message_ids.len(), *parts, "{to}: {m:?}");
+        for seg in &m.segments {
+            assert_eq!(
+                pb::MessageState::try_from(seg.state).unwrap_or_default(),
+                pb::MessageState::Delivered
+            );
+            let status = seg.carrier_status.as_ref().expect("receipt status");
+            assert_eq!(status.stat.as_deref(), Some("DELIVRD"));
+            assert!(seg.carrier_message_id.is_some());
+        }
+        // What the simulator received: one submit_sm per part, the right data_coding, UDH only on parts.
+        let subs = submits_to(&control, &to[1..]);
+        assert_eq!(subs.len(), *parts, "{to}: {subs:?}");
+        let mut body: Vec<u8> = Vec::new();
+        for (i, s) in subs.iter().enumerate() {
+            assert_eq!(s.data_coding, *dc, "{to}");
+            assert_eq!(s.registered_delivery, 1);
+            assert_eq!(s.dest_addr_ton, 1, "international");
+            assert_eq!(s.source_addr, b"SMSBRIDGE");
+            if *parts > 1 {
+                assert!(s.esm_class.udhi(), "{to}: part {i} without UDHI");
+                let udh = &s.short_message[..6];
+                assert_eq!(&udh[..3], &[0x05, 0x00, 0x03]);
+                assert_eq!(udh[4] as usize, *parts);
+                body.extend_from_slice(&s.short_message[6..]);
+            } else {
+                assert_eq!(s.esm_class, EsmClass::DEFAULT);
+                body.extend_from_slice(&s.short_message);
+            }
+        }
+        // Parts may arrive in any order; the bytes of the whole text are all there.
+        let expected_len = if *dc == DataCoding::UCS2 {
+            text.encode_utf16().count() * 2
+        } else {
+            text.len()
+        };
+        assert_eq!(body.len(), expected_len, "{to}");
+        if *parts == 1 && *dc == DataCoding::UCS2 {
+            let units: Vec<u16> = text.encode_utf16().collect();
+            let sent: Vec<u16> = body
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            assert_eq!(sent, units);
+        }
+        if *parts == 1 && *dc == DataCoding::DEFAULT {
+            assert_eq!(body, text.as_bytes(), "GSM septets of ASCII letters");
+        }
+    }
+
+    // StreamEvents shows each message reaching DELIVERED.
+    let want: Vec<String> = ids.clone();
+    let events = gw
+        .events_until(vec![pb::EventKind::Delivered], |evs| {
+            want.iter().all(|id| {
+                evs.iter().any(|e| match &e.payload {
+                    Some(pb::event::Payload::StateChange(sc)) => {
+                        &sc.message_id == id && sc.segment.is_none()
+                    }
+                    _ => false,
+                })
+            })
+        })
+        .await;
+    for id in &ids {
+        assert!(
+            events.iter().any(|e| matches!(&e.payload,
+                Some(pb::event::Payload::StateChange(sc)) if &sc.message_id == id && sc.segment.is_none()
+                    && sc.new_state == pb::MessageState::Delivered as i32)),
+            "no DELIVERED event for {id}: {events:?}"
+        );
+    }
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sar_segmentation_sends_tlvs_instead_of_udh() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
+    let control = sim.control();
+    let mut gw = start(&config_text(
+        dir.path(),
+        &[CarrierSpec {
+            id: "alpha",
+            port: sim.local_addr().port(),
+            per_second: 1000,
+            segmentation: "sar",
+            window: 10,
+        }],
+        None,
+    ))
+    .await;
+    let text = "x".repeat(300);
+    let r = gw.submit("+4915100000010", &text).await;
+    assert_eq!(r.segments, 2);
+    let m = gw.wait_final(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
+    let subs = submits_to(&control, "4915100000010");
+    assert_eq!(subs.len(), 2);
+    let mut seqs: Vec<u8> = Vec::new();
+    for s in &subs {
+        assert!(!s.esm_class.udhi());
+        let (reference, total, seq) = s.sar.expect("sar TLVs");
+        assert_eq!(total, 2);
+        assert_eq!(Some(reference), subs[0].sar.map(|s| s.0));
+        seqs.push(seq);
+        assert!(s.short_message.iter().all(|&b| b == b'x'));
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, vec![1, 2]);
+    assert_eq!(
+        subs.iter().map(|s| s.short_message.len()).sum::<usize>(),
+        300
+    );
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeliverable_receipt_keeps_stat_and_err() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator("UNDELIV", Duration::from_millis(20)).await;
+    let mut gw = start(&config_text(
+        dir.path(),
+        &[CarrierSpec {
+            id: "alpha",
+            port: sim.local_addr().port(),
+            per_second: 1000,
+            segmentation: "udh",
+            window: 10,
+        }],
+        None,
+    ))
+    .await;
+    let r = gw.submit("+4915100000020", "will not arrive").await;
+    let m = gw.wait_final(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Undeliverable, "{m:?}");
+    let status = m.segments[0]
+        .carrier_status
+        .as_ref()
+        .expect("carrier status");
+    assert_eq!(status.stat.as_deref(), Some("UNDELIV"));
+    assert!(
+        status.err.as_deref().is_some_and(|e| !e.is_empty()),
+        "{status:?}"
+    );
+    assert!(
+        status
+            .raw
+            .as_deref()
+            .is_some_and(|r| r.contains("stat:UNDELIV")),
+        "{status:?}"
+    );
+    let events = gw
+        .events_until(vec![pb::EventKind::Undeliverable], |evs| !evs.is_empty())
+        .await;
+    assert!(
+        events.iter().any(|e| matches!(&e.payload,
+            Some(pb::event::Payload::StateChange(sc)) if sc.message_id == r.message_id)),
+        "{events:?}"
+    );
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mo_single_and_concatenated_reach_stream_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
+    let control = sim.control();
+    let mut gw = start(&config_text(
+        dir.path(),
+        &[CarrierSpec {
+            id: "alpha",
+            port: sim.local_addr().port(),
+            per_second: 1000,
+            segmentation: "udh",
+            window: 10,
+        }],
+        None,
+    ))
+    .await;
+    assert!(control.inject_mo(smsbridge::sim::smsc::MoMessage {
+        source_addr: "4917600000001".into(),
+        destination_addr: "4930123".into(),
+        data_coding: DataCoding::DEFAULT,
+        esm_class: EsmClass::DEFAULT,
+        short_message: b"STOP".to_vec(),
+    }));
+    let long = "a reply that is long enough to need three parts of forty octets each, ok";
+    let parts = control.inject_mo_multipart("4917600000002", "4930123", long.as_bytes(), 7, 30);
+    assert_eq!(parts, 3);
+    let events = gw
+        .events_until(vec![pb::EventKind::Mo], |evs| evs.len() >= 2)
+        .await;
+    let mos: BTreeMap<String, (String, String)> = events
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Some(pb::event::Payload::Inbound(m)) => {
+                Some((m.from.clone(), (m.to.clone(), m.text.clone())))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(mos.len(), 2, "{events:?}");
+    let single = mos.values().find(|(_, t)| t == "STOP");
+    assert!(single.is_some_and(|(to, _)| to == "4930123"), "{mos:?}");
+    assert!(
+        mos.values().any(|(_, t)| t == long),
+        "the three parts come back as one text: {mos:?}"
+    );
+    // Every deliver_sm was answered OK, and only after the commit (the events exist).
+    let c = sim.counters();
+    let ok = c.deliver_resp_ok.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(ok, 4);
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_fail_over_to_the_second_carrier_when_the_first_is_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
+    let control = sim.control();
+    let mut gw = start(&config_text(
+        dir.path(),
+        &[
+            CarrierSpec {
+                id: "down",
+                port: free_port(),
+                per_second: 1000,
+                segmentation: "udh",
+                window: 10,
+            },
+            CarrierSpec {
+                id: "backup",
+                port: sim.local_addr().port(),
+                per_second: 1000,
+                segmentation: "udh",
+                window: 10,
+            },
+        ],
+        None,
+    ))
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let r = gw.submit(&format!("+49151000001{i:02}"), "failover").await;
+        assert_eq!(
+            r.carrier, "backup",
+            "routed around the carrier that is down"
+        );
+        ids.push(r.message_id);
+    }
+    for id in &ids {
+        let m = gw.wait_final(id).await;
+        assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
+        assert_eq!(m.carrier, "backup");
+    }
+    assert_eq!(control.recorded_submits().len(), 10);
+    let status = gw
+        .client
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    let state_of_link = |carrier: &str| {
+        status
+            .links
+            .iter()
+            .find(|l| l.carrier == carrier)
+            .map(|l| l.state.clone())
+    };
+    assert_eq!(state_of_link("down").as_deref(), Some("DOWN"));
+    assert_eq!(state_of_link("backup").as_deref(), Some("BOUND"));
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_carrier_rate_limit_holds_at_the_smsc_and_metrics_are_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
+    let control = sim.control();
+    let metrics_port = free_port();
+    let mut gw = start(&config_text(
+        dir.path(),
+        &[CarrierSpec {
+            id: "alpha",
+            port: sim.local_addr().port(),
+            per_second: 50,
+            segmentation: "udh",
+            window: 50,
+        }],
+        Some(metrics_port),
+    ))
+    .await;
+    let total = 150usize;
+    let batch = pb::SubmitBatchRequest {
+        messages: (0..total)
+            .map(|i| pb::SubmitRequest {
+                to: format!("+4915200{i:06}"),
+                body: Some(pb::submit_request::Body::Text("rate".into())),
+                want_receipt: true,
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let results = gw
+        .client
+        .submit_batch(batch)
+        .await
+        .expect("batch")
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), total);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while control.recorded_submits().len() < total {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {total} submits reached the SMSC",
+            control.recorded_submits().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let subs = control.recorded_submits();
+    assert_eq!(subs.len(), total, "each message once");
+    // Burst 50, then 50/s: in any one-second window at most burst + rate = 100 submits, and the whole run
+    // takes at least (150 - 50) / 50 = 2 seconds.
+    let first = subs[0].at;
+    let span = subs[total - 1].at - first;
+    assert!(
+        span >= Duration::from_millis(1900),
+        "150 submits in {span:?}"
+    );
+    for (i, s) in subs.iter().enumerate() {
+        let in_window = subs[i..]
+            .iter()
+            .take_while(|t| t.at - s.at < Duration::from_secs(1))
+            .count();
+        assert!(in_window <= 101, "{in_window} submits within one second");
+    }
+
+    // The metrics endpoint: per-carrier counters, link metrics in the same registry.
+    let body = tokio::time::timeout(WAIT, async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", metrics_port))
+            .await
+            .expect("connect to metrics");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    })
+    .await
+    .expect("scrape in time");
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    let value = |name: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {body}"))
+    };
+    assert_eq!(
+        value("smsbridge_segments_submitted_total{carrier=\"alpha\"}"),
+        total as f64
+    );
+    assert_eq!(
+        value("smsbridge_segments_accepted_total{carrier=\"alpha\"}"),
+        total as f64
+    );
+    assert_eq!(
+        value("smsbridge_smpp_submits_total{carrier=\"alpha\",link=\"smpp0\"}"),
+        total as f64
+    );
+    assert!(body.contains("smsbridge_accept_latency_seconds_bucket{carrier=\"alpha\""));
+    assert!(body.contains("smsbridge_queue_segments{carrier=\"alpha\",state=\"queued\"}"));
+    assert!(body.contains("smsbridge_api_auth_failures_total 0"));
+    gw.stop().await;
+    sim.shutdown().await;
+}
