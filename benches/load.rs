@@ -9,6 +9,7 @@
 //! - `half`: first a `single` run (the maximum), then an open-loop run at a fixed offered rate (`LOAD_RATE`
 //!   msgs/s, default half the end-to-end rate just measured) that reports the accept latency percentiles,
 //!   measured from each request's scheduled time (so a stall is not hidden by the clients waiting).
+//! - `open`: only the open-loop run, at `LOAD_RATE` msgs/s (required).
 //!
 //! Environment: `LOAD_MESSAGES` (default 50,000), `LOAD_CLIENTS` (concurrent submitters, default 64),
 //! `LOAD_CONNECTIONS` (HTTP/2 connections they share, default 4), `LOAD_BATCH`, `LOAD_RATE`,
@@ -45,6 +46,7 @@ enum Mode {
     Batch,
     NoReceipt,
     Half,
+    Open,
 }
 
 #[derive(Debug, Clone)]
@@ -83,7 +85,10 @@ impl Settings {
             "batch" => Mode::Batch,
             "noreceipt" | "no-receipt" => Mode::NoReceipt,
             "half" => Mode::Half,
-            other => panic!("unknown mode {other:?}: expected single, batch, noreceipt or half"),
+            "open" => Mode::Open,
+            other => {
+                panic!("unknown mode {other:?}: expected single, batch, noreceipt, half or open")
+            }
         };
         Settings {
             mode,
@@ -988,6 +993,10 @@ fn main() {
             Mode::Batch => vec![(format!("batch {}", s.batch), Load::Closed { batch: Some(s.batch) }, true)],
             Mode::NoReceipt => vec![("noreceipt".into(), Load::Closed { batch: None }, false)],
             Mode::Half => vec![("single".into(), Load::Closed { batch: None }, true)],
+            Mode::Open => {
+                let rate = s.rate.expect("mode open needs LOAD_RATE (msgs/s)");
+                vec![(format!("open loop {rate:.0}/s"), Load::Open { rate }, true)]
+            }
         };
         let mut i = 0;
         while i < runs.len() {
@@ -1007,6 +1016,8 @@ fn main() {
     drop(rt);
     drop(gateway);
     drop(sim);
+    // The thread that copies the simulator's output ends at its EOF, just after the exit.
+    std::thread::sleep(Duration::from_millis(300));
     println!("\nsimulator: {}", tail(&dir.join("sim.out"), 1));
     let gw_err = tail(&dir.join("gateway.err"), 15);
     if failed || !gw_err.trim().is_empty() {
