@@ -333,6 +333,17 @@ fn proc_usage(pid: u32, ticks: u64) -> ProcUsage {
     usage
 }
 
+/// Whether a child process is still running (not exited, not a zombie waiting to be reaped).
+fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|st| {
+            st.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s != "Z"))
+        })
+        .unwrap_or(false)
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The client side
 
@@ -455,6 +466,7 @@ struct RunResult {
     missing: usize,
     gw_cpu: Duration,
     sim_cpu: Duration,
+    client_cpu: Duration,
     gw_hwm_kib: u64,
     wall: Duration,
     offered_rate: Option<f64>,
@@ -471,6 +483,7 @@ enum Load {
 /// id, until `target` messages have reached `goal` (final, or SUBMITTED without receipts) or the deadline.
 async fn consume(
     api: Api,
+    gateway_pid: u32,
     after: u64,
     want_final: bool,
     target: Arc<AtomicUsize>,
@@ -508,6 +521,10 @@ async fn consume(
         let mut stream = match stream {
             Ok(s) => s.into_inner(),
             Err(e) => {
+                if !alive(gateway_pid) {
+                    eprintln!("load: the gateway process exited; the event consumer stops");
+                    break 'outer;
+                }
                 eprintln!("load: StreamEvents failed: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
@@ -532,6 +549,10 @@ async fn consume(
                     Ok(Ok(Some(ev))) => ev,
                     Ok(Ok(None)) => continue 'outer,
                     Ok(Err(e)) => {
+                        if !alive(gateway_pid) {
+                            eprintln!("load: the gateway process exited; the event consumer stops");
+                            break 'outer;
+                        }
                         eprintln!("load: StreamEvents broke: {e}; resuming after cursor {cursor}");
                         continue 'outer;
                     }
@@ -583,6 +604,7 @@ async fn run(
         .last_cursor;
     let gw0 = proc_usage(pids.0, ticks);
     let sim0 = proc_usage(pids.1, ticks);
+    let me0 = proc_usage(std::process::id(), ticks);
     let start = Instant::now();
     let start_wall = now_us();
     let deadline = start + s.timeout;
@@ -590,6 +612,7 @@ async fn run(
     let target = Arc::new(AtomicUsize::new(usize::MAX));
     let consumer = tokio::spawn(consume(
         api.clone(),
+        pids.0,
         after,
         want_receipt,
         target.clone(),
@@ -741,6 +764,7 @@ async fn run(
     let wall = start.elapsed();
     let gw1 = proc_usage(pids.0, ticks);
     let sim1 = proc_usage(pids.1, ticks);
+    let me1 = proc_usage(std::process::id(), ticks);
 
     let mut r = RunResult {
         label: label.into(),
@@ -751,6 +775,7 @@ async fn run(
         final_elapsed: fin_el,
         gw_cpu: gw1.cpu.saturating_sub(gw0.cpu),
         sim_cpu: sim1.cpu.saturating_sub(sim0.cpu),
+        client_cpu: me1.cpu.saturating_sub(me0.cpu),
         gw_hwm_kib: gw1.hwm_kib,
         wall,
         offered_rate,
@@ -883,12 +908,13 @@ fn report(r: &mut RunResult, want_receipt: bool) {
         println!("accept -> receipt:    {}", pcts(&mut r.accept_to_final));
     }
     println!(
-        "gateway: peak RSS {:.1} MiB, CPU {:.2} s ({:.0} % of one core over {:.2} s); simulator CPU {:.2} s",
+        "gateway: peak RSS {:.1} MiB, CPU {:.2} s ({:.0} % of one core over {:.2} s); simulator CPU {:.2} s; load clients (this process) CPU {:.2} s",
         r.gw_hwm_kib as f64 / 1024.0,
         r.gw_cpu.as_secs_f64(),
         100.0 * r.gw_cpu.as_secs_f64() / r.wall.as_secs_f64().max(1e-9),
         r.wall.as_secs_f64(),
-        r.sim_cpu.as_secs_f64()
+        r.sim_cpu.as_secs_f64(),
+        r.client_cpu.as_secs_f64()
     );
     let p99 = pct(&mut r.accept_lat, 0.99);
     println!(
@@ -1023,9 +1049,12 @@ fn main() {
     if failed || !gw_err.trim().is_empty() {
         println!("gateway log (last lines):\n{gw_err}");
     }
-    if s.keep {
+    // A failed run keeps its directory (config, store, logs) to look at; `process::exit` runs no destructors.
+    if s.keep || failed {
         let kept = tmp.keep();
         println!("load: kept {}", kept.display());
+    } else {
+        drop(tmp);
     }
     if failed {
         eprintln!("load: FAILED: messages missing (see MISSING above)");
