@@ -21,7 +21,8 @@ use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A simulator on a free loopback port, recording submits, receipts after `delay`, all with `stat`.
+/// A simulator on a free loopback port, recording submits, receipts after `delay`, all with `stat`, kept
+/// across sessions.
 async fn simulator(stat: &'static str, delay: Duration) -> Smsc {
     let sim = Smsc::start(SmscConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -32,6 +33,8 @@ async fn simulator(stat: &'static str, delay: Duration) -> Smsc {
     .await
     .expect("the simulator starts");
     sim.control().record_submits(true);
+    // Like a real SMSC: receipts of a lost session go to the next one.
+    sim.control().set_store_and_forward(true);
     sim
 }
 
@@ -472,10 +475,19 @@ async fn mo_single_and_concatenated_reach_stream_events() {
         mos.values().any(|(_, t)| t == long),
         "the three parts come back as one text: {mos:?}"
     );
-    // Every deliver_sm was answered OK, and only after the commit (the events exist).
+    // Every deliver_sm is answered OK (after its commit: the answer follows the events above).
     let c = sim.counters();
-    let ok = c.deliver_resp_ok.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(ok, 4);
+    let ok = || c.deliver_resp_ok.load(std::sync::atomic::Ordering::Relaxed);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ok() < 4 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(ok(), 4);
+    assert_eq!(
+        c.deliver_resp_error
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     gw.stop().await;
     sim.shutdown().await;
 }
@@ -642,6 +654,118 @@ async fn the_carrier_rate_limit_holds_at_the_smsc_and_metrics_are_served() {
     assert!(body.contains("smsbridge_accept_latency_seconds_bucket{carrier=\"alpha\""));
     assert!(body.contains("smsbridge_queue_segments{carrier=\"alpha\",state=\"queued\"}"));
     assert!(body.contains("smsbridge_api_auth_failures_total 0"));
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_simulator_is_the_carrier_of_a_config_without_carriers() {
+    // What `smsbridge serve` does with the default file, on free ports: no [[carriers]], the simulator
+    // enabled; carrier `sim` and a default route with a default sender are implied.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        r#"
+[api]
+listen = "127.0.0.1:0"
+[store.sqlite]
+path = "{db}"
+[metrics]
+enabled = false
+[simulator]
+listen = "127.0.0.1:{port}"
+receipt_delay_min = "10ms"
+receipt_delay_max = "50ms"
+outcomes = {{ DELIVRD = 1.0 }}
+"#,
+        db = dir.path().join("gw.db").display(),
+        port = free_port()
+    );
+    let mut gw = start(&text).await;
+    let r = gw.submit("+4915112345678", "hello").await;
+    assert_eq!(r.carrier, "sim");
+    let m = gw.wait_final(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
+    assert_eq!(m.from, "SMSBRIDGE");
+    let status = gw
+        .client
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.links.len(), 1);
+    assert_eq!(status.links[0].carrier, "sim");
+    assert_eq!(status.links[0].state, "BOUND");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_mid_window_resends_the_unanswered_and_delivers_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
+    let control = sim.control();
+    // The SMSC reads the 20th submit_sm and drops the connection without answering.
+    control.drop_connection_at_submit(20);
+    let mut gw = start(&config_text(
+        dir.path(),
+        &[CarrierSpec {
+            id: "alpha",
+            port: sim.local_addr().port(),
+            per_second: 1000,
+            segmentation: "udh",
+            window: 10,
+        }],
+        None,
+    ))
+    .await;
+    let total = 60usize;
+    let batch = pb::SubmitBatchRequest {
+        messages: (0..total)
+            .map(|i| pb::SubmitRequest {
+                to: format!("+4915300{i:06}"),
+                body: Some(pb::submit_request::Body::Text("survives".into())),
+                want_receipt: true,
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let results = gw
+        .client
+        .submit_batch(batch)
+        .await
+        .expect("batch")
+        .into_inner()
+        .results;
+    let ids: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| match r.outcome {
+            Some(pb::submit_batch_result::Outcome::Accepted(a)) => Some(a.message_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), total);
+    let mut resends = 0u32;
+    for id in &ids {
+        let m = gw.wait_final(id).await;
+        assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
+        resends += m.segments.iter().map(|s| s.resends).sum::<u32>();
+    }
+    let c = sim.counters();
+    assert_eq!(c.dropped.load(std::sync::atomic::Ordering::Relaxed), 1);
+    // The submits in flight when the connection dropped had no answer: sent again, and counted as resends.
+    assert!(resends >= 1, "no resend counted");
+    let sent = control.recorded_submits().len();
+    assert!(
+        sent >= total + 1 && sent <= total + 10,
+        "{sent} submits for {total} messages (window 10)"
+    );
+    let reconnected = gw
+        .client
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(reconnected.links[0].state, "BOUND");
+    assert_eq!(reconnected.links[0].detail, "session 2");
     gw.stop().await;
     sim.shutdown().await;
 }

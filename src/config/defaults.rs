@@ -17,6 +17,8 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub(super) const SIMULATOR_CARRIER: &str = "sim";
 /// Segments per second of that carrier.
 pub(super) const SIMULATOR_CARRIER_RATE: f64 = 100.0;
+/// The sender of the implied route to the simulator, so `smsbridge send` works without `--from`.
+pub(super) const SIMULATOR_DEFAULT_SENDER: &str = "SMSBRIDGE";
 
 pub(super) fn yes() -> bool {
     true

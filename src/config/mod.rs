@@ -751,7 +751,7 @@ impl Config {
     ///
     /// When the file configures no carrier and the simulator is enabled, a carrier `sim` with one SMPP link
     /// to the simulator (its `listen` address and credentials) and, if there are no routes, a default route
-    /// to it are added before validation.
+    /// to it (with the default sender `SMSBRIDGE`) are added before validation.
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         // Recoverable parsing keeps what was read before a syntax error, so the error can name its key.
@@ -810,7 +810,7 @@ impl Config {
                 carriers: vec![id],
                 weights: None,
                 allowed_senders: Vec::new(),
-                default_sender: None,
+                default_sender: Some(defaults::SIMULATOR_DEFAULT_SENDER.to_owned()),
                 rewrite_sender: Vec::new(),
             });
         }

@@ -245,11 +245,17 @@ pub struct MoAssembler {
     state: Mutex<MoState>,
 }
 
+/// A concatenated MO by (sender, reference, total).
+type PartsKey = (String, u16, u8);
+
+/// Parts waiting for their message: the number they were sent to, and their answers.
+type Waiting = (String, Vec<oneshot::Sender<Verdict>>);
+
 struct MoState {
     reassembler: Reassembler,
     /// Parts waiting for their message to be committed, by (sender, reference, total): the number they
     /// were sent to, and their answers.
-    waiters: HashMap<(String, u16, u8), (String, Vec<oneshot::Sender<Verdict>>)>,
+    waiters: HashMap<PartsKey, Waiting>,
 }
 
 impl MoAssembler {
