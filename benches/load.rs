@@ -305,8 +305,13 @@ fn clock_ticks() -> u64 {
 }
 
 fn proc_usage(pid: u32, ticks: u64) -> ProcUsage {
+    proc_usage_path(&format!("/proc/{pid}"), ticks)
+}
+
+/// As [`proc_usage`], for a `/proc/<pid>` or `/proc/<pid>/task/<tid>` directory.
+fn proc_usage_path(dir: &str, ticks: u64) -> ProcUsage {
     let mut usage = ProcUsage::default();
-    if let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) {
+    if let Ok(status) = fs::read_to_string(format!("{dir}/status")) {
         for line in status.lines() {
             let kib = |l: &str| {
                 l.split_whitespace()
@@ -321,7 +326,7 @@ fn proc_usage(pid: u32, ticks: u64) -> ProcUsage {
             }
         }
     }
-    if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) {
+    if let Ok(stat) = fs::read_to_string(format!("{dir}/stat")) {
         // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14, 15.
         if let Some((_, rest)) = stat.rsplit_once(')') {
             let f: Vec<&str> = rest.split_whitespace().collect();
@@ -342,6 +347,43 @@ fn alive(pid: u32) -> bool {
                 .and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s != "Z"))
         })
         .unwrap_or(false)
+}
+
+/// CPU time of a process's threads, summed by thread name (`/proc/<pid>/task/*/comm`), largest first.
+fn thread_cpu(pid: u32, ticks: u64) -> Vec<(String, Duration)> {
+    let mut by_name: HashMap<String, Duration> = HashMap::new();
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let comm = fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else {
+                continue;
+            };
+            let cpu = proc_usage_path(&format!("/proc/{pid}/task/{tid}"), ticks).cpu;
+            *by_name.entry(comm.trim().to_string()).or_default() += cpu;
+        }
+    }
+    let mut v: Vec<_> = by_name.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v
+}
+
+fn thread_cpu_delta(
+    before: &[(String, Duration)],
+    after: &[(String, Duration)],
+) -> Vec<(String, Duration)> {
+    let mut v: Vec<_> = after
+        .iter()
+        .map(|(name, t)| {
+            let b = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, d)| *d)
+                .unwrap_or_default();
+            (name.clone(), t.saturating_sub(b))
+        })
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -468,6 +510,8 @@ struct RunResult {
     sim_cpu: Duration,
     client_cpu: Duration,
     gw_hwm_kib: u64,
+    /// The gateway's CPU time during the run by thread name.
+    gw_threads: Vec<(String, Duration)>,
     wall: Duration,
     offered_rate: Option<f64>,
 }
@@ -603,6 +647,7 @@ async fn run(
         .into_inner()
         .last_cursor;
     let gw0 = proc_usage(pids.0, ticks);
+    let threads0 = thread_cpu(pids.0, ticks);
     let sim0 = proc_usage(pids.1, ticks);
     let me0 = proc_usage(std::process::id(), ticks);
     let start = Instant::now();
@@ -763,6 +808,7 @@ async fn run(
     let (seen, sub_el, fin_el) = consumer.await.expect("the event consumer panicked");
     let wall = start.elapsed();
     let gw1 = proc_usage(pids.0, ticks);
+    let gw_threads = thread_cpu_delta(&threads0, &thread_cpu(pids.0, ticks));
     let sim1 = proc_usage(pids.1, ticks);
     let me1 = proc_usage(std::process::id(), ticks);
 
@@ -777,6 +823,7 @@ async fn run(
         sim_cpu: sim1.cpu.saturating_sub(sim0.cpu),
         client_cpu: me1.cpu.saturating_sub(me0.cpu),
         gw_hwm_kib: gw1.hwm_kib,
+        gw_threads,
         wall,
         offered_rate,
         ..Default::default()
@@ -916,6 +963,13 @@ fn report(r: &mut RunResult, want_receipt: bool) {
         r.sim_cpu.as_secs_f64(),
         r.client_cpu.as_secs_f64()
     );
+    let threads: Vec<String> = r
+        .gw_threads
+        .iter()
+        .filter(|(_, d)| *d >= Duration::from_millis(10))
+        .map(|(n, d)| format!("{n} {:.2} s", d.as_secs_f64()))
+        .collect();
+    println!("gateway CPU by thread: {}", threads.join(", "));
     let p99 = pct(&mut r.accept_lat, 0.99);
     println!(
         "RESULT run={} messages={} accepted={} accepted_per_s={acc_rate:.0} submitted={} submitted_per_s={sub_rate:.0} receipts={} receipts_per_s={fin_rate:.0} accept_p99_ms={p99:.2} missing={} gw_hwm_kib={} gw_cpu_s={:.2}",
