@@ -143,9 +143,18 @@ impl Dispatcher {
                     _ = tokio::time::sleep(DOWN_POLL) => continue,
                 }
             }
+            // Lease no more than the rate limit lets go now (at least one, then wait for its token): a
+            // segment must not sit leased behind the limiter long enough to look abandoned.
+            let sendable = usize::try_from(self.limiter.available())
+                .unwrap_or(usize::MAX)
+                .max(1);
             let batch = match self
                 .store
-                .claim(&self.carrier, free.min(MAX_CLAIM), UnixMs::now())
+                .claim(
+                    &self.carrier,
+                    free.min(sendable).min(MAX_CLAIM),
+                    UnixMs::now(),
+                )
                 .await
             {
                 Ok(b) => b,
@@ -415,4 +424,114 @@ fn outcome(
 
 fn status_reason(status: CommandStatus) -> String {
     format!("{} ({:#010x})", status.name(), status.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::smpp::{NotSentReason, UnknownReason};
+    use crate::model::MessageId;
+    use crate::store::LeaseId;
+
+    fn completion(result: SubmitResult, attempt: u32) -> Completion {
+        Completion {
+            key: DispatchKey {
+                message_id: MessageId::from_u64(1).expect("id"),
+                segment: 0,
+                lease: LeaseId(1),
+            },
+            attempt,
+            result,
+            elapsed: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn link_outcomes_become_store_outcomes() {
+        let metrics = GatewayMetrics::new().expect("metrics");
+        let retry = RetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            multiplier: 2.0,
+            max_attempts: Some(3),
+        };
+        let now = UnixMs(1_000_000);
+        let label = ["c"];
+        let run = |r: SubmitResult, attempt: u32| {
+            outcome(
+                &completion(r, attempt),
+                now,
+                MessageIdFormat::Auto,
+                &retry,
+                &metrics,
+                &label,
+            )
+        };
+        assert_eq!(
+            run(
+                SubmitResult::Link(SubmitOutcome::Accepted {
+                    message_id: "00AB12".into()
+                }),
+                1
+            ),
+            Outcome::Submitted {
+                carrier_message_id: "ab12".into()
+            }
+        );
+        assert!(matches!(
+            run(
+                SubmitResult::Link(SubmitOutcome::Rejected {
+                    status: CommandStatus::ESME_RINVDSTADR
+                }),
+                1
+            ),
+            Outcome::Permanent {
+                status: PermanentStatus::Rejected,
+                ..
+            }
+        ));
+        // Transient: backoff 1 s after the first attempt, 2 s after the second; none after the third.
+        let transient = || {
+            SubmitResult::Link(SubmitOutcome::Transient {
+                status: CommandStatus::ESME_RSYSERR,
+            })
+        };
+        assert!(matches!(run(transient(), 1),
+            Outcome::Transient { retry_at, .. } if retry_at == now.plus_ms(1_000)));
+        assert!(matches!(run(transient(), 2),
+            Outcome::Transient { retry_at, .. } if retry_at == now.plus_ms(2_000)));
+        assert!(matches!(
+            run(transient(), 3),
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            run(
+                SubmitResult::Link(SubmitOutcome::Unknown {
+                    reason: UnknownReason::Timeout
+                }),
+                1
+            ),
+            Outcome::Unknown { .. }
+        ));
+        assert!(matches!(
+            run(SubmitResult::TimedOut, 1),
+            Outcome::Unknown { .. }
+        ));
+        // Never written: back to the queue now, whatever the attempt count.
+        assert!(matches!(
+            run(
+                SubmitResult::Link(SubmitOutcome::NotSent {
+                    reason: NotSentReason::Shutdown
+                }),
+                9
+            ),
+            Outcome::Transient { retry_at, .. } if retry_at == now
+        ));
+        assert_eq!(metrics.accepted.with_label_values(&label).get(), 1);
+        assert_eq!(metrics.throttles.with_label_values(&label).get(), 3);
+        assert_eq!(metrics.unknown.with_label_values(&label).get(), 2);
+    }
 }

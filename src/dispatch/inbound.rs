@@ -464,3 +464,56 @@ impl MoAssembler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_states_map_to_message_states() {
+        let cases = [
+            (Some("delivered"), true, MessageState::Delivered),
+            (Some("accepted"), true, MessageState::Delivered),
+            (Some("undeliverable"), true, MessageState::Undeliverable),
+            (Some("deleted"), true, MessageState::Undeliverable),
+            (Some("expired"), true, MessageState::Expired),
+            (Some("rejected"), true, MessageState::Rejected),
+            (Some("unknown"), true, MessageState::Failed),
+            (Some("enroute"), false, MessageState::Submitted),
+            (Some("other"), false, MessageState::Submitted),
+            (None, false, MessageState::Submitted),
+        ];
+        for (name, is_final, want) in cases {
+            assert_eq!(receipt_state(name, is_final), want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn mo_text_follows_data_coding() {
+        // GSM 7-bit, one septet per octet: '@' is 0x00, '£' is 0x01.
+        assert_eq!(
+            decode_text(
+                DataCoding::DEFAULT,
+                &[0x00, 0x01, b'A'],
+                Gsm7Tables::DEFAULT
+            ),
+            "@£A"
+        );
+        assert_eq!(
+            decode_text(
+                DataCoding::UCS2,
+                &[0x04, 0x36, 0x00, 0x41],
+                Gsm7Tables::DEFAULT
+            ),
+            "жA"
+        );
+        assert_eq!(
+            decode_text(DataCoding::LATIN1, &[0xE9], Gsm7Tables::DEFAULT),
+            "é"
+        );
+        assert_eq!(
+            decode_text(DataCoding::IA5, b"plain", Gsm7Tables::DEFAULT),
+            "plain"
+        );
+    }
+}

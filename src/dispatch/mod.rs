@@ -117,11 +117,7 @@ fn link_config(
     c: &config::SmppLinkConfig,
 ) -> Result<smpp::SmppLinkConfig, GatewayError> {
     let key = format!("carriers[{}].smpp[{index}]", carrier.id);
-    if c.tls.enabled {
-        return Err(GatewayError::Links(format!(
-            "{key}.tls: TLS links are not wired into the gateway yet"
-        )));
-    }
+    let tls = tls_config(&key, &c.host, &c.tls)?;
     let password = c
         .password_secret()
         .resolve()
@@ -136,7 +132,7 @@ fn link_config(
         link,
         host: c.host.clone(),
         port: c.port,
-        tls: None,
+        tls,
         system_id: c.system_id.clone(),
         password,
         system_type: c.system_type.clone(),
@@ -157,10 +153,82 @@ fn link_config(
     })
 }
 
+/// The rustls client settings of `[carriers.smpp] tls`: the CA certificates of `ca_file` as roots (this
+/// build carries no system roots), a client certificate when `cert_file` and `key_file` are given.
+fn tls_config(
+    key: &str,
+    host: &str,
+    t: &config::TlsConfig,
+) -> Result<Option<smpp::TlsConfig>, GatewayError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    if !t.enabled {
+        return Ok(None);
+    }
+    let err = |field: &str, why: String| GatewayError::Links(format!("{key}.tls.{field}: {why}"));
+    if t.insecure_skip_verify {
+        return Err(err(
+            "insecure_skip_verify",
+            "not supported by the gateway; give ca_file with the SMSC's CA instead".into(),
+        ));
+    }
+    let Some(ca_file) = &t.ca_file else {
+        return Err(err(
+            "ca_file",
+            "required: this build has no system root certificates".into(),
+        ));
+    };
+    let read = |field: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| err(field, format!("{}: {e}", path.display())))
+    };
+    let pem = read("ca_file", ca_file)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| err("ca_file", format!("{}: {e}", ca_file.display())))?;
+        roots
+            .add(cert)
+            .map_err(|e| err("ca_file", format!("{}: {e}", ca_file.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(err(
+            "ca_file",
+            format!("{}: no PEM certificate in it", ca_file.display()),
+        ));
+    }
+    let server_name = t.server_name.clone().unwrap_or_else(|| host.to_owned());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err("enabled", e.to_string()))?
+        .with_root_certificates(roots);
+    let client = match (&t.cert_file, &t.key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            let pem = read("cert_file", cert_file)?;
+            let chain = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err("cert_file", format!("{}: {e}", cert_file.display())))?;
+            let pem = read("key_file", key_file)?;
+            let private = PrivateKeyDer::from_pem_slice(&pem)
+                .map_err(|e| err("key_file", format!("{}: {e}", key_file.display())))?;
+            builder
+                .with_client_auth_cert(chain, private)
+                .map_err(|e| err("cert_file", e.to_string()))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Some(smpp::TlsConfig {
+        client_config: Arc::new(client),
+        server_name,
+    }))
+}
+
 /// Starts everything that moves messages to and from carriers for `components`.
 pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     let config: &Config = &components.config;
     let shutdown = components.shutdown.clone();
+    // What starts here stops with the gateway, or at once if start fails half-way.
+    let started = shutdown.child_token();
+    let stop_on_error = started.clone().drop_guard();
     let store = components.store.clone();
     let metrics =
         GatewayMetrics::new().map_err(|e| GatewayError::Links(format!("metrics: {e}")))?;
@@ -178,7 +246,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
             metrics.clone(),
             store.clone(),
             Arc::clone(&components.api_auth_failures),
-            shutdown.clone(),
+            started.clone(),
         ))
     } else {
         None
@@ -201,7 +269,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     let limiters = Limiters::from_config(config)
         .map_err(|e| GatewayError::Links(format!("rate limits: {e}")))?;
     let (receipts, receipt_task) = ReceiptWriter::start(store.clone());
-    let links_cancel = shutdown.child_token();
+    let links_cancel = started.clone();
     let mut smpp_links: Vec<SmppLink> = Vec::new();
     let mut entries: Vec<LinkEntry> = Vec::new();
     let mut dispatchers: Vec<Dispatcher> = Vec::new();
@@ -306,6 +374,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
         shutdown.clone(),
     ));
 
+    stop_on_error.disarm();
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
         for t in dispatch_tasks {
