@@ -355,7 +355,11 @@ fn thread_cpu(pid: u32, ticks: u64) -> Vec<(String, Duration)> {
     if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
         for task in tasks.flatten() {
             let comm = fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u32>().ok())
+            else {
                 continue;
             };
             let cpu = proc_usage_path(&format!("/proc/{pid}/task/{tid}"), ticks).cpu;
@@ -955,7 +959,8 @@ fn report(r: &mut RunResult, want_receipt: bool) {
         println!("accept -> receipt:    {}", pcts(&mut r.accept_to_final));
     }
     println!(
-        "gateway: peak RSS {:.1} MiB, CPU {:.2} s ({:.0} % of one core over {:.2} s); simulator CPU {:.2} s; load clients (this process) CPU {:.2} s",
+        "gateway: peak RSS {:.1} MiB, CPU {:.2} s ({:.0} % of one core over {:.2} s); simulator CPU {:.2} s; \
+         load clients (this process) CPU {:.2} s",
         r.gw_hwm_kib as f64 / 1024.0,
         r.gw_cpu.as_secs_f64(),
         100.0 * r.gw_cpu.as_secs_f64() / r.wall.as_secs_f64().max(1e-9),
@@ -972,7 +977,8 @@ fn report(r: &mut RunResult, want_receipt: bool) {
     println!("gateway CPU by thread: {}", threads.join(", "));
     let p99 = pct(&mut r.accept_lat, 0.99);
     println!(
-        "RESULT run={} messages={} accepted={} accepted_per_s={acc_rate:.0} submitted={} submitted_per_s={sub_rate:.0} receipts={} receipts_per_s={fin_rate:.0} accept_p99_ms={p99:.2} missing={} gw_hwm_kib={} gw_cpu_s={:.2}",
+        "RESULT run={} messages={} accepted={} accepted_per_s={acc_rate:.0} submitted={} submitted_per_s={sub_rate:.0} receipts={} \
+         receipts_per_s={fin_rate:.0} accept_p99_ms={p99:.2} missing={} gw_hwm_kib={} gw_cpu_s={:.2}",
         r.label.replace(' ', "_"),
         r.n,
         r.accepted,
@@ -984,7 +990,8 @@ fn report(r: &mut RunResult, want_receipt: bool) {
     );
     if r.missing > 0 {
         println!(
-            "MISSING: {} of {} messages did not reach {} within {} s ({} refused, {} accepted but not SUBMITTED, {} SUBMITTED without a receipt event)",
+            "MISSING: {} of {} messages did not reach {} within {} s \
+             ({} refused, {} accepted but not SUBMITTED, {} SUBMITTED without a receipt event)",
             r.missing,
             r.n,
             if want_receipt {
@@ -1042,7 +1049,8 @@ fn main() {
     .expect("writing the gateway config");
     let gateway = start_gateway(&bin, &config_path, &dir);
     println!(
-        "load: simulator pid {} on 127.0.0.1:{sim_port}; gateway pid {} (API 127.0.0.1:{api_port}, metrics 127.0.0.1:{metrics_port})",
+        "load: simulator pid {} on 127.0.0.1:{sim_port}; gateway pid {} \
+         (API 127.0.0.1:{api_port}, metrics 127.0.0.1:{metrics_port})",
         sim.pid(),
         gateway.pid()
     );
@@ -1065,12 +1073,19 @@ fn main() {
         let links = wait_bound(&api, Instant::now() + Duration::from_secs(15)).await;
         if !links.iter().any(|l| l.state.contains("BOUND")) {
             println!(
-                "load: WARNING: no bound carrier link after 15 s (links: {links:?}); without the link engine messages are accepted but never sent"
+                "load: WARNING: no bound carrier link after 15 s (links: {links:?}); \
+                 without the link engine messages are accepted but never sent"
             );
         }
         let mut runs: Vec<(String, Load, bool)> = match s.mode {
             Mode::Single => vec![("single".into(), Load::Closed { batch: None }, true)],
-            Mode::Batch => vec![(format!("batch {}", s.batch), Load::Closed { batch: Some(s.batch) }, true)],
+            Mode::Batch => vec![(
+                format!("batch {}", s.batch),
+                Load::Closed {
+                    batch: Some(s.batch),
+                },
+                true,
+            )],
             Mode::NoReceipt => vec![("noreceipt".into(), Load::Closed { batch: None }, false)],
             Mode::Half => vec![("single".into(), Load::Closed { batch: None }, true)],
             Mode::Open => {
@@ -1080,14 +1095,21 @@ fn main() {
         };
         let mut i = 0;
         while i < runs.len() {
-            let (label, load, want) = std::mem::replace(&mut runs[i], (String::new(), Load::Closed { batch: None }, true));
+            let (label, load, want) = std::mem::replace(
+                &mut runs[i],
+                (String::new(), Load::Closed { batch: None }, true),
+            );
             let mut r = run(&label, &api, &s, load, want, pids, ticks).await;
             report(&mut r, want);
             failed |= r.missing > 0;
             if s.mode == Mode::Half && i == 0 {
                 let e2e = rate(r.final_count, r.final_elapsed);
                 let offered = s.rate.unwrap_or((e2e / 2.0).max(100.0));
-                runs.push((format!("open loop {offered:.0}/s"), Load::Open { rate: offered }, true));
+                runs.push((
+                    format!("open loop {offered:.0}/s"),
+                    Load::Open { rate: offered },
+                    true,
+                ));
             }
             results.push(r);
             i += 1;
