@@ -367,7 +367,7 @@ fn thread_cpu(pid: u32, ticks: u64) -> Vec<(String, Duration)> {
         }
     }
     let mut v: Vec<_> = by_name.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
     v
 }
 
@@ -386,7 +386,7 @@ fn thread_cpu_delta(
             (name.clone(), t.saturating_sub(b))
         })
         .collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
     v
 }
 
@@ -528,14 +528,14 @@ enum Load {
 }
 
 /// The event consumer: follows `StreamEvents` from `after` and records SUBMITTED and final events per message
-/// id, until `target` messages have reached `goal` (final, or SUBMITTED without receipts) or the deadline.
+/// id, until `target` messages (usize::MAX until every submit is answered) reached their goal (a final
+/// event, or SUBMITTED without receipts), or the deadline.
 async fn consume(
     api: Api,
     gateway_pid: u32,
     after: u64,
     want_final: bool,
     target: Arc<AtomicUsize>,
-    expected: usize,
     deadline: Instant,
     start: Instant,
 ) -> (HashMap<String, Seen>, Option<Duration>, Option<Duration>) {
@@ -554,7 +554,7 @@ async fn consume(
             .map(|k| k as i32),
         );
     }
-    let mut seen: HashMap<String, Seen> = HashMap::with_capacity(expected);
+    let mut seen: HashMap<String, Seen> = HashMap::new();
     let (mut done, mut last_submitted, mut last_final) = (0usize, None, None);
     let mut cursor = after;
     // Reconnects (bounded by the deadline) if the stream breaks.
@@ -580,7 +580,7 @@ async fn consume(
         };
         loop {
             // Stop once every message reached its goal (and every submit was answered, so `target` is final).
-            if done >= target.load(Ordering::Acquire) && done >= expected {
+            if done >= target.load(Ordering::Acquire) {
                 break 'outer;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -655,7 +655,6 @@ async fn run(
     let sim0 = proc_usage(pids.1, ticks);
     let me0 = proc_usage(std::process::id(), ticks);
     let start = Instant::now();
-    let start_wall = now_us();
     let deadline = start + s.timeout;
     // Until all submits are answered, the consumer may not stop: the target is then the accepted count.
     let target = Arc::new(AtomicUsize::new(usize::MAX));
@@ -665,7 +664,6 @@ async fn run(
         after,
         want_receipt,
         target.clone(),
-        0,
         deadline,
         start,
     ));
@@ -838,21 +836,17 @@ async fn run(
         r.first_error = e.1.clone();
     }
     r.accept_lat = std::mem::take(&mut *latencies.lock().expect("latency lock"));
-    let _ = start_wall;
     for (id, at) in &accepted {
-        match seen.get(id) {
-            Some(sn) => {
-                if let Some(t) = sn.submitted {
-                    r.submitted_count += 1;
-                    r.accept_to_submitted.push((t - at).max(0) as u64);
-                }
-                if let Some(t) = sn.final_at {
-                    r.final_count += 1;
-                    *r.final_kinds.entry(sn.final_kind).or_default() += 1;
-                    r.accept_to_final.push((t - at).max(0) as u64);
-                }
+        if let Some(sn) = seen.get(id) {
+            if let Some(t) = sn.submitted {
+                r.submitted_count += 1;
+                r.accept_to_submitted.push((t - at).max(0) as u64);
             }
-            None => {}
+            if let Some(t) = sn.final_at {
+                r.final_count += 1;
+                *r.final_kinds.entry(sn.final_kind).or_default() += 1;
+                r.accept_to_final.push((t - at).max(0) as u64);
+            }
         }
     }
     r.missing = if want_receipt {
