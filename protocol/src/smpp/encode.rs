@@ -447,7 +447,7 @@ fn validate_body(b: &Body<'_>) -> Result<(), PduError> {
                 });
             }
             if let Some(e) = b.dest_address.invalid() {
-                return Err(e.clone());
+                return Err(e);
             }
             check_c(d::SCHEDULE_DELIVERY_TIME, &b.schedule_delivery_time)?;
             check_c(d::VALIDITY_PERIOD, &b.validity_period)?;
@@ -475,7 +475,7 @@ fn validate_body(b: &Body<'_>) -> Result<(), PduError> {
                     });
                 }
                 if let Some(e) = list.invalid() {
-                    return Err(e.clone());
+                    return Err(e);
                 }
             }
             Ok(())

@@ -71,12 +71,60 @@ fn write_dest(out: &mut Vec<u8>, d: &DestAddress<'_>) {
     out.push(0);
 }
 
-fn check_dest(d: &DestAddress<'_>) -> Result<(), PduError> {
+/// Why an entry given to a list cannot be sent as it is; small, so lists (and every `Pdu`) stay small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Unsendable {
+    /// dl_name (else destination_addr).
+    dl_name: bool,
+    /// It contains a NUL (else it is over its maximum length).
+    nul: bool,
+}
+
+impl Unsendable {
+    fn check(dl_name: bool, v: &[u8]) -> Option<Unsendable> {
+        let f = if dl_name {
+            decode::DL_NAME
+        } else {
+            decode::DESTINATION_ADDR
+        };
+        match check_c(f, v) {
+            Ok(()) => None,
+            Err(e) => Some(Unsendable {
+                dl_name,
+                nul: matches!(e, PduError::ContainsNul { .. }),
+            }),
+        }
+    }
+
+    /// The error [`check_c`] gives for it.
+    fn error(self) -> PduError {
+        let f = if self.dl_name {
+            decode::DL_NAME
+        } else {
+            decode::DESTINATION_ADDR
+        };
+        if self.nul {
+            PduError::ContainsNul {
+                field: f.name,
+                status: f.status,
+            }
+        } else {
+            PduError::FieldTooLong {
+                field: f.name,
+                max: f.max,
+                offset: 0,
+                status: f.status,
+            }
+        }
+    }
+}
+
+fn check_dest(d: &DestAddress<'_>) -> Option<Unsendable> {
     match d {
         DestAddress::Sme {
             destination_addr, ..
-        } => check_c(decode::DESTINATION_ADDR, destination_addr),
-        DestAddress::DistributionList { dl_name } => check_c(decode::DL_NAME, dl_name),
+        } => Unsendable::check(false, destination_addr),
+        DestAddress::DistributionList { dl_name } => Unsendable::check(true, dl_name),
     }
 }
 
@@ -107,8 +155,8 @@ fn write_unsuccess(out: &mut Vec<u8>, u: &UnsuccessSme<'_>) {
     out.extend_from_slice(&u.error_status_code.0.to_be_bytes());
 }
 
-fn check_unsuccess(u: &UnsuccessSme<'_>) -> Result<(), PduError> {
-    check_c(decode::DESTINATION_ADDR, &u.destination_addr)
+fn check_unsuccess(u: &UnsuccessSme<'_>) -> Option<Unsendable> {
+    Unsendable::check(false, &u.destination_addr)
 }
 
 macro_rules! entry_list {
@@ -121,11 +169,12 @@ macro_rules! entry_list {
         pub struct $list<'a> {
             /// The entries' wire bytes: exactly `count` entries, nothing else.
             bytes: Cow<'a, [u8]>,
-            count: usize,
+            /// u32 (saturating) rather than usize, to keep the list at 32 octets.
+            count: u32,
             /// For a list built from entries: the first entry that cannot be sent as given (a NUL inside a
             /// string, a string over its maximum), reported by [`super::Pdu::validate`]. Never set on a list
             /// that was decoded.
-            invalid: Option<PduError>,
+            invalid: Option<Unsendable>,
         }
 
         impl<'a> $list<'a> {
@@ -149,7 +198,7 @@ macro_rules! entry_list {
             pub(crate) fn from_validated(bytes: &'a [u8], count: u8) -> $list<'a> {
                 $list {
                     bytes: Cow::Borrowed(bytes),
-                    count: usize::from(count),
+                    count: u32::from(count),
                     invalid: None,
                 }
             }
@@ -166,15 +215,15 @@ macro_rules! entry_list {
             /// Appends an entry.
             pub fn push(&mut self, entry: &$item<'_>) {
                 if self.invalid.is_none() {
-                    self.invalid = $check(entry).err();
+                    self.invalid = $check(entry);
                 }
                 $write(self.bytes.to_mut(), entry);
-                self.count += 1;
+                self.count = self.count.saturating_add(1);
             }
 
             /// Number of entries.
             pub fn len(&self) -> usize {
-                self.count
+                usize::try_from(self.count).unwrap_or(usize::MAX)
             }
 
             /// True when there are none.
@@ -186,7 +235,7 @@ macro_rules! entry_list {
             pub fn iter(&self) -> $iter<'_> {
                 $iter {
                     rest: &self.bytes,
-                    left: self.count,
+                    left: self.len(),
                 }
             }
 
@@ -197,7 +246,7 @@ macro_rules! entry_list {
 
             /// The wire bytes of the first `n` entries.
             pub(crate) fn wire_prefix(&self, n: usize) -> &[u8] {
-                if n >= self.count {
+                if n >= self.len() {
                     return &self.bytes;
                 }
                 let mut it = self.iter();
@@ -211,8 +260,8 @@ macro_rules! entry_list {
             }
 
             /// Why an entry cannot be sent as given, for a list built from entries.
-            pub(crate) fn invalid(&self) -> Option<&PduError> {
-                self.invalid.as_ref()
+            pub(crate) fn invalid(&self) -> Option<PduError> {
+                self.invalid.map(Unsendable::error)
             }
 
             /// A copy that owns its bytes.
@@ -398,17 +447,38 @@ mod tests {
 
     #[test]
     fn unsendable_entries_are_kept_for_validate() {
-        let l = DestAddresses::from_entries([sme(b"1"), dl(b"a\0b"), sme(&[b'9'; 30])]);
+        let d = DestAddresses::from_entries([sme(b"1"), dl(b"a\0b"), sme(&[b'9'; 30])]);
         assert_eq!(
-            l.invalid(),
-            Some(&PduError::ContainsNul {
+            d.invalid(),
+            Some(PduError::ContainsNul {
                 field: "dl_name",
                 status: CommandStatus::ESME_RINVDLNAME
             })
         );
+        let l = DestAddresses::from_entries([sme(b"1"), sme(&[b'9'; 21]), dl(b"a\0b")]);
+        assert_eq!(
+            l.invalid(),
+            Some(PduError::FieldTooLong {
+                field: "destination_addr",
+                max: 21,
+                offset: 0,
+                status: CommandStatus::ESME_RINVDSTADR
+            })
+        );
+        let l = UnsuccessSmes::from_entries([UnsuccessSme {
+            destination_addr: Cow::Borrowed(b"1\x002"),
+            ..UnsuccessSme::default()
+        }]);
+        assert_eq!(
+            l.invalid(),
+            Some(PduError::ContainsNul {
+                field: "destination_addr",
+                status: CommandStatus::ESME_RINVDSTADR
+            })
+        );
         // Encoded as given.
         assert_eq!(
-            l.wire_bytes().get(..9),
+            d.wire_bytes().get(..9),
             Some(&b"\x01\x01\x011\0\x02a\0b"[..])
         );
     }
