@@ -222,7 +222,8 @@ async fn answers_every_operation() {
             dest_addr_ton: Default::default(),
             dest_addr_npi: Default::default(),
             destination_addr: b"4912".to_vec().into(),
-        }],
+        }]
+        .into(),
         short_message: b"multi".to_vec().into(),
         ..SubmitMulti::default()
     }))

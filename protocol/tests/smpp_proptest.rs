@@ -137,7 +137,7 @@ fn submit_multi() -> impl Strategy<Value = SubmitMulti<'static>> {
         source_addr_ton: s.source_addr_ton,
         source_addr_npi: s.source_addr_npi,
         source_addr: s.source_addr,
-        dest_address,
+        dest_address: dest_address.into(),
         esm_class: s.esm_class,
         protocol_id: s.protocol_id,
         priority_flag: s.priority_flag,
@@ -168,7 +168,7 @@ fn submit_multi_resp() -> impl Strategy<Value = SubmitMultiResp<'static>> {
         },
         _ => SubmitMultiResp {
             message_id: Some(id),
-            unsuccess_sme: Some(list),
+            unsuccess_sme: Some(list.into()),
             tlvs: t,
         },
     })

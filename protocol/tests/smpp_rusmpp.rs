@@ -451,7 +451,8 @@ fn samples() -> Vec<Pdu<'static>> {
                     dest_addr_npi: Npi::ISDN,
                     destination_addr: o("07700900002"),
                 },
-            ],
+            ]
+            .into(),
             esm_class: EsmClass::DEFAULT,
             protocol_id: 0,
             priority_flag: 0,
@@ -466,12 +467,15 @@ fn samples() -> Vec<Pdu<'static>> {
         }),
         Body::SubmitMultiResp(SubmitMultiResp {
             message_id: Some(o("m-1")),
-            unsuccess_sme: Some(vec![UnsuccessSme {
-                dest_addr_ton: Ton::NATIONAL,
-                dest_addr_npi: Npi::ISDN,
-                destination_addr: o("07700900002"),
-                error_status_code: CommandStatus::ESME_RINVDSTADR,
-            }]),
+            unsuccess_sme: Some(
+                vec![UnsuccessSme {
+                    dest_addr_ton: Ton::NATIONAL,
+                    dest_addr_npi: Npi::ISDN,
+                    destination_addr: o("07700900002"),
+                    error_status_code: CommandStatus::ESME_RINVDSTADR,
+                }]
+                .into(),
+            ),
             tlvs: Tlvs::new(),
         }),
         Body::DeliverSm(receipt),

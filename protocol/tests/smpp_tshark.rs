@@ -101,7 +101,8 @@ fn conversation() -> Vec<(Pdu<'static>, bool)> {
                     DestAddress::DistributionList {
                         dl_name: o("friends"),
                     },
-                ],
+                ]
+                .into(),
                 short_message: o("hello all"),
                 ..Default::default()
             }),
@@ -110,12 +111,15 @@ fn conversation() -> Vec<(Pdu<'static>, bool)> {
         (
             Body::SubmitMultiResp(SubmitMultiResp {
                 message_id: Some(o("m-1")),
-                unsuccess_sme: Some(vec![UnsuccessSme {
-                    dest_addr_ton: Ton::INTERNATIONAL,
-                    dest_addr_npi: Npi::ISDN,
-                    destination_addr: o("447700900001"),
-                    error_status_code: CommandStatus::ESME_RINVDSTADR,
-                }]),
+                unsuccess_sme: Some(
+                    vec![UnsuccessSme {
+                        dest_addr_ton: Ton::INTERNATIONAL,
+                        dest_addr_npi: Npi::ISDN,
+                        destination_addr: o("447700900001"),
+                        error_status_code: CommandStatus::ESME_RINVDSTADR,
+                    }]
+                    .into(),
+                ),
                 tlvs: Tlvs::new(),
             }),
             false,

@@ -243,7 +243,7 @@ fn pdu_json(p: &Pdu<'_>) -> String {
                 .map(|d| {
                     let mut e = Obj::new();
                     e.num("dest_flag", d.dest_flag());
-                    match d {
+                    match &d {
                         DestAddress::Sme {
                             dest_addr_ton,
                             dest_addr_npi,
@@ -784,7 +784,7 @@ fn body_from_json(id: CommandId, f: &mut Fields<'_>) -> anyhow::Result<Body<'sta
                 source_addr_ton,
                 source_addr_npi,
                 source_addr,
-                dest_address,
+                dest_address: dest_address.into(),
                 esm_class: EsmClass(f.u8("esm_class")?),
                 protocol_id: f.u8("protocol_id")?,
                 priority_flag: f.u8("priority_flag")?,
@@ -839,7 +839,7 @@ fn body_from_json(id: CommandId, f: &mut Fields<'_>) -> anyhow::Result<Body<'sta
             };
             Body::SubmitMultiResp(SubmitMultiResp {
                 message_id,
-                unsuccess_sme: unsuccess,
+                unsuccess_sme: unsuccess.map(UnsuccessSmes::from),
                 tlvs: Tlvs::new(),
             })
         }

@@ -20,7 +20,8 @@ use rand::{Rng, SeedableRng};
 use smsbridge_protocol::dlr::{ReceiptDate, ReceiptState, StandardReceipt};
 use smsbridge_protocol::smpp::{
     BindResp, Body, CommandId, CommandStatus, DataCoding, DeliverSm, EsmClass, Frame, Limits,
-    MessageIdResp, MessageState, Pdu, QuerySmResp, SubmitMultiResp, Tlvs, decode_frame, tag,
+    MessageIdResp, MessageState, Pdu, QuerySmResp, SubmitMultiResp, Tlvs, UnsuccessSmes,
+    decode_frame, tag,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -1343,7 +1344,7 @@ impl Conn {
             }),
             CommandId::SubmitMulti => Body::SubmitMultiResp(SubmitMultiResp {
                 message_id: Some(Cow::Borrowed(idb.get())),
-                unsuccess_sme: Some(Vec::new()),
+                unsuccess_sme: Some(UnsuccessSmes::new()),
                 tlvs: Tlvs::new(),
             }),
             _ => Body::SubmitSmResp(MessageIdResp {

@@ -10,6 +10,7 @@ use nom::error::{ErrorKind, ParseError};
 use nom::number::complete::be_u32;
 
 use super::error::PduError;
+use super::list::{DestAddresses, UnsuccessSmes};
 use super::pdu::*;
 use super::status::CommandStatus as S;
 use super::tlv::Tlvs;
@@ -323,13 +324,62 @@ fn dest_address(i: &[u8]) -> Res<'_, DestAddress<'_>> {
     }
 }
 
+/// `n` dest_address entries, checked one by one; the list borrows their bytes.
+fn dest_addresses(i: &[u8], n: u8) -> Res<'_, DestAddresses<'_>> {
+    let mut rest = i;
+    for _ in 0..n {
+        rest = dest_address(rest)?.0;
+    }
+    let used = i.len().saturating_sub(rest.len());
+    let bytes = i.get(..used).unwrap_or(i);
+    Ok((rest, DestAddresses::from_validated(bytes, n)))
+}
+
+/// `n` unsuccess_sme entries, checked one by one; the list borrows their bytes.
+fn unsuccess_smes(i: &[u8], n: u8) -> Res<'_, UnsuccessSmes<'_>> {
+    let mut rest = i;
+    for _ in 0..n {
+        rest = unsuccess_sme(rest)?.0;
+    }
+    let used = i.len().saturating_sub(rest.len());
+    let bytes = i.get(..used).unwrap_or(i);
+    Ok((rest, UnsuccessSmes::from_validated(bytes, n)))
+}
+
+/// [`DestAddresses::parse`]: errors with offsets from the start of `input`.
+pub(crate) fn parse_dest_addresses(
+    input: &[u8],
+    n: u8,
+) -> Result<(DestAddresses<'_>, &[u8]), PduError> {
+    standalone(input, dest_addresses(input, n))
+}
+
+/// [`UnsuccessSmes::parse`]: errors with offsets from the start of `input`.
+pub(crate) fn parse_unsuccess_smes(
+    input: &[u8],
+    n: u8,
+) -> Result<(UnsuccessSmes<'_>, &[u8]), PduError> {
+    standalone(input, unsuccess_smes(input, n))
+}
+
+fn standalone<'a, T>(input: &'a [u8], r: Res<'a, T>) -> Result<(T, &'a [u8]), PduError> {
+    match r {
+        Ok((rest, v)) => Ok((v, rest)),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(to_error(0, input.len(), e)),
+        Err(nom::Err::Incomplete(_)) => Err(PduError::Truncated {
+            field: "body",
+            offset: 0,
+        }),
+    }
+}
+
 #[inline]
 fn submit_multi(i: &[u8]) -> Res<'_, SubmitMulti<'_>> {
     let (i, service_type) = c_octet(SERVICE_TYPE)(i)?;
     let (i, source_addr_ton) = ton("source_addr_ton")(i)?;
     let (i, source_addr_npi) = npi("source_addr_npi")(i)?;
     let (i, source_addr) = c_octet(SOURCE_ADDR)(i)?;
-    let (mut i, n) = int8("number_of_dests")(i)?;
+    let (i, n) = int8("number_of_dests")(i)?;
     if n == 0 || n == 255 {
         let value = n.into();
         return fail(
@@ -341,13 +391,8 @@ fn submit_multi(i: &[u8]) -> Res<'_, SubmitMulti<'_>> {
             },
         );
     }
-    // Grows with the entries actually parsed (at least 2 octets each), never with the announced count.
-    let mut dest = Vec::new();
-    for _ in 0..n {
-        let (rest, d) = dest_address(i)?;
-        dest.push(d);
-        i = rest;
-    }
+    // Only checks the entries and keeps their bytes: nothing is allocated, whatever the count.
+    let (i, dest) = dest_addresses(i, n)?;
     let (i, esm_class) = int8("esm_class")(i)?;
     let (i, protocol_id) = int8("protocol_id")(i)?;
     let (i, priority_flag) = int8("priority_flag")(i)?;
@@ -402,16 +447,9 @@ fn unsuccess_sme(i: &[u8]) -> Res<'_, UnsuccessSme<'_>> {
 fn submit_multi_resp(i: &[u8]) -> Res<'_, SubmitMultiResp<'_>> {
     let (i, message_id) = opt_field(i, c_octet(MESSAGE_ID))?;
     let (i, unsuccess) = if message_id.is_some() {
-        opt_field(i, |mut i| {
-            let (rest, n) = int8("no_unsuccess")(i)?;
-            i = rest;
-            let mut v = Vec::new();
-            for _ in 0..n {
-                let (rest, u) = unsuccess_sme(i)?;
-                v.push(u);
-                i = rest;
-            }
-            Ok((i, v))
+        opt_field(i, |i| {
+            let (i, n) = int8("no_unsuccess")(i)?;
+            unsuccess_smes(i, n)
         })?
     } else {
         (i, None)
@@ -639,7 +677,12 @@ pub(crate) fn decode_body<'a>(header: &PduHeader, body: &'a [u8]) -> Result<Body
 }
 
 fn to_pdu_error(body_len: usize, e: PErr<'_>) -> PduError {
-    let offset = HEADER_LEN + body_len.saturating_sub(e.input.len());
+    to_error(HEADER_LEN, body_len, e)
+}
+
+/// The error `e` met in an input of `len` octets that starts `base` octets into the PDU.
+fn to_error(base: usize, len: usize, e: PErr<'_>) -> PduError {
+    let offset = base + len.saturating_sub(e.input.len());
     match e.kind {
         Kind::Nom => PduError::Truncated {
             field: "body",

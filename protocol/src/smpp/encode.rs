@@ -145,24 +145,7 @@ fn submit_multi<S: Sink>(s: &mut S, b: &SubmitMulti<'_>) {
     c_octet(s, &b.source_addr);
     // number_of_dests is one octet; entries past 255 are left out ([`Pdu::validate`] reports it).
     s.u8(b.dest_address.len().min(255) as u8);
-    for dest in b.dest_address.iter().take(255) {
-        match dest {
-            DestAddress::Sme {
-                dest_addr_ton,
-                dest_addr_npi,
-                destination_addr,
-            } => {
-                s.u8(1);
-                s.u8(dest_addr_ton.0);
-                s.u8(dest_addr_npi.0);
-                c_octet(s, destination_addr);
-            }
-            DestAddress::DistributionList { dl_name } => {
-                s.u8(2);
-                c_octet(s, dl_name);
-            }
-        }
-    }
+    s.bytes(b.dest_address.wire_prefix(255));
     s.u8(b.esm_class.0);
     s.u8(b.protocol_id);
     s.u8(b.priority_flag);
@@ -181,12 +164,7 @@ fn submit_multi_resp<S: Sink>(s: &mut S, b: &SubmitMultiResp<'_>) {
         c_octet(s, m);
         if let Some(list) = &b.unsuccess_sme {
             s.u8(list.len().min(255) as u8);
-            for u in list.iter().take(255) {
-                s.u8(u.dest_addr_ton.0);
-                s.u8(u.dest_addr_npi.0);
-                c_octet(s, &u.destination_addr);
-                s.u32(u.error_status_code.0);
-            }
+            s.bytes(list.wire_prefix(255));
         }
     }
     tlvs(s, &b.tlvs);
@@ -384,7 +362,7 @@ fn header<S: Sink>(s: &mut S, p: &Pdu<'_>, len: usize) {
     s.u32(p.sequence_number);
 }
 
-fn check_c(f: CField, v: &[u8]) -> Result<(), PduError> {
+pub(crate) fn check_c(f: CField, v: &[u8]) -> Result<(), PduError> {
     if v.contains(&0) {
         return Err(PduError::ContainsNul {
             field: f.name,
@@ -468,13 +446,8 @@ fn validate_body(b: &Body<'_>) -> Result<(), PduError> {
                     status,
                 });
             }
-            for dest in &b.dest_address {
-                match dest {
-                    DestAddress::Sme {
-                        destination_addr, ..
-                    } => check_c(d::DESTINATION_ADDR, destination_addr)?,
-                    DestAddress::DistributionList { dl_name } => check_c(d::DL_NAME, dl_name)?,
-                }
+            if let Some(e) = b.dest_address.invalid() {
+                return Err(e);
             }
             check_c(d::SCHEDULE_DELIVERY_TIME, &b.schedule_delivery_time)?;
             check_c(d::VALIDITY_PERIOD, &b.validity_period)?;
@@ -501,8 +474,8 @@ fn validate_body(b: &Body<'_>) -> Result<(), PduError> {
                         status,
                     });
                 }
-                for u in list {
-                    check_c(d::DESTINATION_ADDR, &u.destination_addr)?;
+                if let Some(e) = list.invalid() {
+                    return Err(e);
                 }
             }
             Ok(())

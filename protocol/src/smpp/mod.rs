@@ -30,12 +30,14 @@
 mod decode;
 mod encode;
 mod error;
+mod list;
 mod pdu;
 mod status;
 mod tlv;
 mod types;
 
 pub use error::{FrameError, PduError};
+pub use list::{DestAddressIter, DestAddresses, UnsuccessSmeIter, UnsuccessSmes};
 pub use pdu::{
     AlertNotification, Bind, BindResp, Body, CancelSm, DataSm, DeliverSm, DestAddress,
     MessageIdResp, Octets, Outbind, Pdu, QuerySm, QuerySmResp, ReplaceSm, SubmitMulti,

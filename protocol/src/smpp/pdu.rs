@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use super::list::{DestAddresses, UnsuccessSmes};
 use super::status::CommandStatus;
 use super::tlv::Tlvs;
 use super::types::{CommandId, DataCoding, EsmClass, MessageState, NetworkErrorCode, Npi, Ton};
@@ -302,8 +303,8 @@ pub struct SubmitMulti<'a> {
     pub source_addr_npi: Npi,
     /// source_addr, max 21 octets with NUL.
     pub source_addr: Octets<'a>,
-    /// dest_address entries, 1-254 (number_of_dests is their count).
-    pub dest_address: Vec<DestAddress<'a>>,
+    /// dest_address entries, 1-254 (number_of_dests is their count), kept as their wire bytes.
+    pub dest_address: DestAddresses<'a>,
     /// esm_class.
     pub esm_class: EsmClass,
     /// protocol_id.
@@ -341,13 +342,25 @@ pub struct UnsuccessSme<'a> {
     pub error_status_code: CommandStatus,
 }
 
+impl UnsuccessSme<'_> {
+    /// A copy that owns its data.
+    pub fn into_owned(self) -> UnsuccessSme<'static> {
+        UnsuccessSme {
+            dest_addr_ton: self.dest_addr_ton,
+            dest_addr_npi: self.dest_addr_npi,
+            destination_addr: own(self.destination_addr),
+            error_status_code: self.error_status_code,
+        }
+    }
+}
+
 /// submit_multi_resp body, SMPP 3.4 §4.5.2. Fields absent on the wire (error responses) are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SubmitMultiResp<'a> {
     /// message_id, max 65 octets with NUL.
     pub message_id: Option<Octets<'a>>,
-    /// unsuccess_sme entries (no_unsuccess is their count).
-    pub unsuccess_sme: Option<Vec<UnsuccessSme<'a>>>,
+    /// unsuccess_sme entries (no_unsuccess is their count), kept as their wire bytes.
+    pub unsuccess_sme: Option<UnsuccessSmes<'a>>,
     /// Optional parameters.
     pub tlvs: Tlvs<'a>,
 }
@@ -582,11 +595,7 @@ impl<'a> Body<'a> {
                 source_addr_ton: b.source_addr_ton,
                 source_addr_npi: b.source_addr_npi,
                 source_addr: own(b.source_addr),
-                dest_address: b
-                    .dest_address
-                    .into_iter()
-                    .map(DestAddress::into_owned)
-                    .collect(),
+                dest_address: b.dest_address.into_owned(),
                 esm_class: b.esm_class,
                 protocol_id: b.protocol_id,
                 priority_flag: b.priority_flag,
@@ -601,16 +610,7 @@ impl<'a> Body<'a> {
             }),
             Body::SubmitMultiResp(b) => Body::SubmitMultiResp(SubmitMultiResp {
                 message_id: own_opt(b.message_id),
-                unsuccess_sme: b.unsuccess_sme.map(|v| {
-                    v.into_iter()
-                        .map(|u| UnsuccessSme {
-                            dest_addr_ton: u.dest_addr_ton,
-                            dest_addr_npi: u.dest_addr_npi,
-                            destination_addr: own(u.destination_addr),
-                            error_status_code: u.error_status_code,
-                        })
-                        .collect()
-                }),
+                unsuccess_sme: b.unsuccess_sme.map(UnsuccessSmes::into_owned),
                 tlvs: b.tlvs.into_owned(),
             }),
             Body::DeliverSm(b) => Body::DeliverSm(b.into_owned()),

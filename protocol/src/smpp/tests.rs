@@ -253,8 +253,10 @@ fn submit_multi_and_resp() {
         panic!()
     };
     assert_eq!(m.dest_address.len(), 3);
+    let dests: Vec<_> = m.dest_address.iter().collect();
+    assert_eq!(dests.len(), 3);
     assert_eq!(
-        m.dest_address[0],
+        dests[0],
         DestAddress::Sme {
             dest_addr_ton: Ton(1),
             dest_addr_npi: Npi(1),
@@ -262,12 +264,12 @@ fn submit_multi_and_resp() {
         }
     );
     assert_eq!(
-        m.dest_address[1],
+        dests[1],
         DestAddress::DistributionList {
             dl_name: b"friends"[..].into()
         }
     );
-    assert_eq!(m.dest_address[2].dest_flag(), 1);
+    assert_eq!(dests[2].dest_flag(), 1);
     assert!(m.esm_class.udhi());
     assert_eq!(m.data_coding, DataCoding::UCS2);
     assert_eq!(m.tlvs.message_payload(), Some(&[0xab, 0xcd][..]));
@@ -292,7 +294,8 @@ fn submit_multi_and_resp() {
         panic!()
     };
     assert_eq!(r.message_id.as_deref(), Some(&b"MID1"[..]));
-    let u = r.unsuccess_sme.as_ref().unwrap();
+    let u: Vec<_> = r.unsuccess_sme.as_ref().unwrap().iter().collect();
+    assert_eq!(r.unsuccess_sme.as_ref().unwrap().len(), 2);
     assert_eq!(u.len(), 2);
     assert_eq!(u[0].error_status_code, CommandStatus::ESME_RINVDSTADR);
     assert_eq!(&*u[1].destination_addr, b"x");
