@@ -13,7 +13,7 @@
 //!
 //! Environment: `LOAD_MESSAGES` (default 50,000), `LOAD_CLIENTS` (concurrent submitters, default 64),
 //! `LOAD_CONNECTIONS` (HTTP/2 connections they share, default 4), `LOAD_BATCH`, `LOAD_RATE`,
-//! `LOAD_TIMEOUT_SECS` (per run, default 120), `LOAD_WINDOW` (SMPP window, default 256), `LOAD_KEEP=1` keeps
+//! `LOAD_TIMEOUT_SECS` (per run, default 120), `LOAD_WINDOW` (SMPP window, default 256), `LOAD_LOG` (the gateway's log level, default warn), `LOAD_KEEP=1` keeps
 //! the temp directory (config, store, logs) for inspection.
 //!
 //! The gateway binary is the one cargo builds for this package (`CARGO_BIN_EXE_smsbridge`, which cargo sets
@@ -212,6 +212,8 @@ fn start_simulator(bin: &Path, dir: &Path) -> (Proc, u16) {
 }
 
 fn gateway_config(dir: &Path, api: u16, metrics: u16, sim: u16, window: u32) -> String {
+    // `LOAD_LOG=info` shows the store writer's commit count at the end, among other things.
+    let log = std::env::var("LOAD_LOG").unwrap_or_else(|_| "warn".into());
     format!(
         r#"# Written by benches/load.rs.
 [gateway]
@@ -238,7 +240,7 @@ enabled = true
 listen = "127.0.0.1:{metrics}"
 
 [log]
-level = "warn"
+level = "{log}"
 
 [simulator]
 enabled = false

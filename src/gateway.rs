@@ -251,6 +251,7 @@ pub async fn open_store(config: &Config) -> Result<Store, GatewayError> {
             settings.max_batch = usize::try_from(sqlite.group_commit_max_batch)
                 .unwrap_or(1)
                 .max(1);
+            settings.max_wait = sqlite.group_commit_max_wait;
             if let Some(dir) = sqlite.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| GatewayError::Store {
                     path: sqlite.path.display().to_string(),

@@ -69,6 +69,10 @@ pub struct SqliteConfig {
     pub synchronous: Synchronous,
     /// Most write requests applied in one transaction (one group commit).
     pub max_batch: usize,
+    /// Least time between the starts of two commits unless a group is full: at high rates requests gather
+    /// for up to this long (fewer, larger commits: each one rewrites the hot pages it touched); when requests
+    /// come further apart than this, none waits. Zero: commit whatever is waiting at once.
+    pub max_wait: std::time::Duration,
     /// Capacity of the writer's request channel; callers wait when it is full.
     pub channel_capacity: usize,
     /// How long an unmatched receipt is held waiting for its `Submitted`.
@@ -80,7 +84,8 @@ pub struct SqliteConfig {
 }
 
 impl SqliteConfig {
-    /// Defaults: node 0, `synchronous=FULL`, 1024 requests per group, 4096 waiting requests, receipts held one
+    /// Defaults: node 0, `synchronous=FULL`, 1024 requests per group, no wait for a group to fill (the
+    /// gateway's config sets one), 4096 waiting requests, receipts held one
     /// hour, 4 readers, 8 MiB page cache per connection.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         SqliteConfig {
@@ -88,6 +93,7 @@ impl SqliteConfig {
             node_id: 0,
             synchronous: Synchronous::Full,
             max_batch: 1024,
+            max_wait: std::time::Duration::ZERO,
             channel_capacity: 4096,
             held_receipt_ttl_ms: 3_600_000,
             readers: 4,
@@ -169,8 +175,92 @@ impl Op {
     }
 }
 
+/// How long the checkpointer lets commits gather before it copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The checkpointer: copies the WAL back into the database file on its own thread and connection, so the
+/// writer never pays for it (SQLite's automatic checkpoint would run inside a writer's commit). PASSIVE
+/// checkpoints never block the writer or readers; SQLite starts the WAL over once a checkpoint has copied
+/// all of it. The writer nudges it after each commit; it stops when the writer drops its sender.
+fn spawn_checkpointer(
+    config: &SqliteConfig,
+) -> Result<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>), StoreError> {
+    let conn = open_connection(config, true)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let handle = std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let r = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                });
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Engine {
+            engine: "sqlite",
+            context: "starting the checkpoint thread",
+            source: Arc::new(e),
+        })?;
+    Ok((tx, handle))
+}
+
+/// How many of the newest events are kept in memory for consumers that follow the log closely.
+const RECENT_EVENTS: usize = 32_768;
+
+/// The newest committed events, oldest first, with contiguous cursors. A consumer whose cursor lies within
+/// (or just before) this window is answered from memory instead of a query.
+#[derive(Default)]
+struct RecentEvents {
+    events: std::collections::VecDeque<Event>,
+}
+
+impl RecentEvents {
+    /// Events after `after` matching `mask` (at most `limit`), or `None` when the window does not reach back
+    /// to `after` (the caller reads the database then).
+    fn after(&self, after: u64, mask: i64, limit: usize, last: u64) -> Option<Vec<Event>> {
+        if after >= last {
+            return Some(Vec::new());
+        }
+        let first = self.events.front()?.cursor;
+        if first > after.saturating_add(1) {
+            return None;
+        }
+        let skip = usize::try_from(after.saturating_add(1).saturating_sub(first)).ok()?;
+        Some(
+            self.events
+                .iter()
+                .skip(skip)
+                .filter(|e| (mask >> e.data.kind().code()) & 1 == 1)
+                .take(limit)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn extend(&mut self, committed: &mut Vec<Event>) {
+        // A gap would break the window's contiguity: start over from the new events.
+        if let (Some(back), Some(next)) = (self.events.back(), committed.first())
+            && back.cursor.saturating_add(1) != next.cursor
+        {
+            self.events.clear();
+        }
+        self.events.extend(committed.drain(..));
+        let excess = self.events.len().saturating_sub(RECENT_EVENTS);
+        self.events.drain(..excess);
+    }
+}
+
 /// What the writer publishes after each commit.
 struct Shared {
+    recent: RwLock<RecentEvents>,
     stats: RwLock<HashMap<CarrierId, QueueStats>>,
     resends: AtomicU64,
     unmatched: AtomicU64,
@@ -331,11 +421,22 @@ impl SqliteStore {
     /// Opens (or creates) the database, migrates its schema, recovers leased segments and starts the writer.
     pub async fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
         let cfg = config.clone();
-        let (conn, st, last_id) = tokio::task::spawn_blocking(move || {
+        let (conn, st, last_id, checkpointer) = tokio::task::spawn_blocking(move || {
             let mut conn = open_connection(&cfg, true)?;
             schema::migrate(&mut conn)?;
             let (st, last_id) = recover(&mut conn)?;
-            Ok::<_, StoreError>((conn, st, last_id))
+            let checkpointer = match spawn_checkpointer(&cfg) {
+                Ok(c) => {
+                    conn.pragma_update(None, "wal_autocheckpoint", 0)
+                        .map_err(sql("setting wal_autocheckpoint"))?;
+                    Some(c)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no checkpoint thread: the writer checkpoints itself");
+                    None
+                }
+            };
+            Ok::<_, StoreError>((conn, st, last_id, checkpointer))
         })
         .await
         .map_err(|e| StoreError::Engine {
@@ -346,6 +447,7 @@ impl SqliteStore {
 
         let (cursor_tx, _) = watch::channel(u64::try_from(st.next_cursor - 1).unwrap_or(0));
         let shared = Arc::new(Shared {
+            recent: RwLock::new(RecentEvents::default()),
             stats: RwLock::new(st.stats.clone()),
             resends: AtomicU64::new(st.resends),
             unmatched: AtomicU64::new(0),
@@ -362,6 +464,9 @@ impl SqliteStore {
             shared: shared.clone(),
             held_ttl_ms: config.held_receipt_ttl_ms,
             max_batch: config.max_batch.max(1),
+            max_wait: config.max_wait,
+            pending: Vec::new(),
+            checkpointer,
         };
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
@@ -544,6 +649,17 @@ impl StoreEngine for SqliteStore {
         } else {
             kinds.iter().fold(0, |m, k| m | (1 << k.code()))
         };
+        let last = *self.inner.shared.cursor.borrow();
+        let recent = self
+            .inner
+            .shared
+            .recent
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .after(after, mask, limit, last);
+        if let Some(events) = recent {
+            return Ok(events);
+        }
         self.read(move |c| read_events(c, after, mask, limit)).await
     }
 
@@ -620,32 +736,59 @@ fn settle<T: Send + 'static>(
 
 struct Writer {
     conn: Connection,
+    /// Events written by the open transaction, published to [`Shared::recent`] at its commit.
+    pending: Vec<Event>,
+    /// The checkpoint thread's nudge and handle ([`spawn_checkpointer`]).
+    checkpointer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
     ids: MessageIdGenerator,
     st: WState,
     shared: Arc<Shared>,
     held_ttl_ms: i64,
     max_batch: usize,
+    max_wait: std::time::Duration,
 }
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Op>) {
+        let mut last_start: Option<std::time::Instant> = None;
         while let Some(first) = rx.blocking_recv() {
             let mut weight = first.weight();
             let mut batch = vec![first];
-            while weight < self.max_batch {
-                match rx.try_recv() {
-                    Ok(op) => {
-                        weight += op.weight();
-                        batch.push(op);
+            // Group commit: take what is waiting; if the last commit started less than `max_wait` ago, let
+            // more requests join until then (a full group goes at once).
+            let deadline = last_start.map(|t| t + self.max_wait);
+            loop {
+                while weight < self.max_batch {
+                    match rx.try_recv() {
+                        Ok(op) => {
+                            weight += op.weight();
+                            batch.push(op);
+                        }
+                        Err(_) => break,
                     }
-                    Err(_) => break,
+                }
+                let now = std::time::Instant::now();
+                match deadline {
+                    Some(d) if weight < self.max_batch && now < d => {
+                        std::thread::sleep((d - now).min(std::time::Duration::from_micros(250)));
+                    }
+                    _ => break,
                 }
             }
+            last_start = Some(std::time::Instant::now());
             if !self.run_batch(batch) {
                 break;
             }
         }
-        tracing::info!("store writer stopped");
+        if let Some((nudge, handle)) = self.checkpointer.take() {
+            drop(nudge);
+            let _ = handle.join();
+        }
+        tracing::info!(
+            commits = self.shared.commits.load(Ordering::Relaxed),
+            requests = self.shared.requests.load(Ordering::Relaxed),
+            "store writer stopped"
+        );
     }
 
     /// Applies one group in one transaction; false when a shutdown was asked.
@@ -653,15 +796,24 @@ impl Writer {
         let now = UnixMs::now();
         let committed = self.st.clone();
         let mut keep_running = true;
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            let err = sql("starting a transaction")(e);
+        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
             for op in batch {
-                keep_running &= fail_op(op, &err);
+                keep_running &= fail_op(op, &e);
             }
             return keep_running;
         }
         let mut done: Vec<Done> = Vec::with_capacity(batch.len());
         let mut broken: Option<StoreError> = None;
+        let Writer {
+            conn,
+            st,
+            ids,
+            pending,
+            held_ttl_ms,
+            ..
+        } = self;
+        let conn: &Connection = conn;
+        let mut stmts = Stmts::new(conn);
         for op in batch {
             if let Some(err) = &broken {
                 keep_running &= fail_op(op, err);
@@ -674,25 +826,46 @@ impl Writer {
             // No savepoint per request (it would copy every touched page into a sub-journal): each request
             // checks everything that can refuse it before it writes. A request that fails after writing (an
             // I/O error, corrupt data) poisons the group, which is rolled back and answered with that error.
-            let changes = self.conn.total_changes();
-            let before = self.st.clone();
-            let (failed, d) = self.apply(op, now);
+            let changes = conn.total_changes();
+            let before = st.clone();
+            let mut cx = Cx {
+                conn,
+                stmts: &mut stmts,
+                pending,
+                st,
+                ids,
+                now,
+                held_ttl_ms: *held_ttl_ms,
+            };
+            let (failed, d) = cx.apply(op);
             if let Some(e) = failed {
-                self.st = before;
-                if self.conn.total_changes() != changes {
+                *st = before;
+                if conn.total_changes() != changes {
                     broken = Some(e);
                 }
             }
             done.push(d);
         }
+        // Back to the connection's cache before the commit.
+        drop(stmts);
         let n = done.len() as u64;
         let commit_error = match broken {
             Some(e) => Some(e),
             None => self.exec("COMMIT").err(),
         };
         match &commit_error {
-            None => self.publish(),
+            None => {
+                if !self.pending.is_empty() {
+                    self.shared
+                        .recent
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend(&mut self.pending);
+                }
+                self.publish()
+            }
             Some(e) => {
+                self.pending.clear();
                 tracing::error!(error = %e, "store transaction failed; rolling back the group");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.st = committed;
@@ -714,6 +887,10 @@ impl Writer {
     }
 
     fn publish(&self) {
+        if let Some((nudge, _)) = &self.checkpointer {
+            // Full: a checkpoint is already due.
+            let _ = nudge.try_send(());
+        }
         let s = &self.shared;
         s.commits.fetch_add(1, Ordering::Relaxed);
         *s.stats.write().unwrap_or_else(|p| p.into_inner()) = self.st.stats.clone();
@@ -729,31 +906,6 @@ impl Writer {
                 false
             }
         });
-    }
-
-    fn apply(&mut self, op: Op, now: UnixMs) -> (Option<StoreError>, Done) {
-        let mut cx = Cx {
-            conn: &self.conn,
-            st: &mut self.st,
-            ids: &mut self.ids,
-            now,
-            held_ttl_ms: self.held_ttl_ms,
-        };
-        match op {
-            Op::Submit(m, r) => settle(r, cx.submit(m)),
-            Op::Claim(c, max, at, r) => settle(r, cx.claim(&c, max, at)),
-            Op::Outcome(k, o, r) => settle(r, cx.outcome(k, o)),
-            Op::Receipt(c, id, rc, r) => settle(r, cx.receipt(&c, &id, rc)),
-            Op::Outcomes(items, r) => settle(r, cx.each(items, |cx, (k, o)| cx.outcome(k, o))),
-            Op::Receipts(items, r) => {
-                settle(r, cx.each(items, |cx, (c, id, rc)| cx.receipt(&c, &id, rc)))
-            }
-            Op::Mo(mo, r) => settle(r, cx.mo(mo)),
-            Op::Cancel(id, r) => settle(r, cx.cancel(id)),
-            Op::Expire(at, r) => settle(r, cx.expire(at)),
-            Op::RequeueStale(before, r) => settle(r, cx.requeue_stale(before)),
-            Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
-        }
     }
 }
 
@@ -806,9 +958,58 @@ struct SegUpdate<'a> {
     status: Option<&'a CarrierStatus>,
 }
 
+/// The statements of the hot write paths, taken from the connection's cache once per group commit instead
+/// of once per use (a cache lookup hashes the whole SQL text and moves it in an LRU list twice).
+#[derive(Clone, Copy)]
+enum Hot {
+    Event,
+    AcceptedQueued,
+    InsertMessage,
+    InsertSegment,
+    InsertQueue,
+    ClaimRows,
+    ClaimDequeue,
+    Lease,
+    HeadSeg,
+    HeadSegByCarrierId,
+    MapCarrierId,
+    UpdateSegment,
+    UpdateMessageState,
+}
+
+const HOT: usize = Hot::UpdateMessageState as usize + 1;
+
+struct Stmts<'c> {
+    conn: &'c Connection,
+    slots: [Option<rusqlite::CachedStatement<'c>>; HOT],
+}
+
+impl<'c> Stmts<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Stmts {
+            conn,
+            slots: std::array::from_fn(|_| None),
+        }
+    }
+
+    /// The statement `which`, prepared from `sql` on first use in this group.
+    fn get(
+        &mut self,
+        which: Hot,
+        sql: &'static str,
+    ) -> rusqlite::Result<&mut rusqlite::CachedStatement<'c>> {
+        match &mut self.slots[which as usize] {
+            Some(stmt) => Ok(stmt),
+            slot @ None => Ok(slot.insert(self.conn.prepare_cached(sql)?)),
+        }
+    }
+}
+
 /// One request's view of the open transaction.
-struct Cx<'a> {
-    conn: &'a Connection,
+struct Cx<'a, 'c> {
+    conn: &'c Connection,
+    stmts: &'a mut Stmts<'c>,
+    pending: &'a mut Vec<Event>,
     st: &'a mut WState,
     ids: &'a mut MessageIdGenerator,
     now: UnixMs,
@@ -840,7 +1041,27 @@ fn validate(m: &NewMessage) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl Cx<'_> {
+impl Cx<'_, '_> {
+    /// Applies one request inside the open transaction.
+    fn apply(&mut self, op: Op) -> (Option<StoreError>, Done) {
+        match op {
+            Op::Submit(m, r) => settle(r, self.submit(m)),
+            Op::Claim(c, max, at, r) => settle(r, self.claim(&c, max, at)),
+            Op::Outcome(k, o, r) => settle(r, self.outcome(k, o)),
+            Op::Receipt(c, id, rc, r) => settle(r, self.receipt(&c, &id, rc)),
+            Op::Outcomes(items, r) => settle(r, self.each(items, |cx, (k, o)| cx.outcome(k, o))),
+            Op::Receipts(items, r) => settle(
+                r,
+                self.each(items, |cx, (c, id, rc)| cx.receipt(&c, &id, rc)),
+            ),
+            Op::Mo(mo, r) => settle(r, self.mo(mo)),
+            Op::Cancel(id, r) => settle(r, self.cancel(id)),
+            Op::Expire(at, r) => settle(r, self.expire(at)),
+            Op::RequeueStale(before, r) => settle(r, self.requeue_stale(before)),
+            Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
+        }
+    }
+
     /// Applies `f` to each item: an item refused before it wrote anything gets its own error; one that fails
     /// after writing fails the whole request (and so the group).
     fn each<I, T>(
@@ -872,12 +1093,13 @@ impl Cx<'_> {
         segment: Option<u16>,
     ) -> Result<(), StoreError> {
         let cursor = self.st.next_cursor;
-        self.conn
-            .prepare_cached(
+        self.stmts
+            .get(
+                Hot::Event,
                 "INSERT INTO events (cursor, time, msg_id, kind, old_state, new_state, segment)
                  VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
             )
-            .and_then(|mut s| {
+            .and_then(|s| {
                 s.execute(params![
                     cursor,
                     self.now.0,
@@ -888,7 +1110,53 @@ impl Cx<'_> {
                 ])
             })
             .map_err(sql("writing an event"))?;
+        self.pending.push(Event {
+            cursor: u64::try_from(cursor).unwrap_or(0),
+            time: self.now,
+            message_id: id_of(msg)?,
+            data: EventData::StateChange { old, new, segment },
+        });
         self.st.next_cursor += 1;
+        Ok(())
+    }
+
+    /// The first two events of a new message, ACCEPTED then QUEUED, in one statement.
+    fn accepted_and_queued(&mut self, id: MessageId) -> Result<(), StoreError> {
+        let cursor = self.st.next_cursor;
+        let (accepted, queued) = (MessageState::Accepted, MessageState::Queued);
+        self.stmts
+            .get(
+                Hot::AcceptedQueued,
+                "INSERT INTO events (cursor, time, msg_id, kind, old_state, new_state, segment)
+                 VALUES (?1, ?2, ?3, 0, NULL, ?4, NULL), (?1 + 1, ?2, ?3, 0, ?4, ?5, NULL)",
+            )
+            .and_then(|s| {
+                s.execute(params![
+                    cursor,
+                    self.now.0,
+                    id.as_i64(),
+                    accepted.code(),
+                    queued.code()
+                ])
+            })
+            .map_err(sql("writing an event"))?;
+        let first = u64::try_from(cursor).unwrap_or(0);
+        for (i, (old, new)) in [(None, accepted), (Some(accepted), queued)]
+            .into_iter()
+            .enumerate()
+        {
+            self.pending.push(Event {
+                cursor: first + i as u64,
+                time: self.now,
+                message_id: id,
+                data: EventData::StateChange {
+                    old,
+                    new,
+                    segment: None,
+                },
+            });
+        }
+        self.st.next_cursor += 2;
         Ok(())
     }
 
@@ -927,8 +1195,9 @@ impl Cx<'_> {
     }
 
     /// A message's head and one of its segments, in one read.
-    fn head_seg(&self, id: i64, idx: u16) -> Result<Option<(Head, Seg)>, StoreError> {
+    fn head_seg(&mut self, id: i64, idx: u16) -> Result<Option<(Head, Seg)>, StoreError> {
         self.query_head_seg(
+            Hot::HeadSeg,
             "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
                     s.state, s.lease, s.retry_at, s.carrier_msg_id
              FROM messages m JOIN segments s ON s.msg_id = m.id
@@ -939,11 +1208,12 @@ impl Cx<'_> {
 
     /// The segment a (carrier, carrier message id) maps to, with its message's head, in one read.
     fn head_seg_by_carrier_id(
-        &self,
+        &mut self,
         carrier: &CarrierId,
         carrier_msg_id: &str,
     ) -> Result<Option<(Head, Seg)>, StoreError> {
         self.query_head_seg(
+            Hot::HeadSegByCarrierId,
             "SELECT m.id, s.idx, m.carrier, m.priority, m.valid_until, m.seg_count, m.state,
                     s.state, s.lease, s.retry_at, s.carrier_msg_id
              FROM carrier_ids c
@@ -955,8 +1225,9 @@ impl Cx<'_> {
     }
 
     fn query_head_seg(
-        &self,
-        query: &str,
+        &mut self,
+        which: Hot,
+        query: &'static str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Option<(Head, Seg)>, StoreError> {
         type Row = (
@@ -973,9 +1244,9 @@ impl Cx<'_> {
             Option<String>,
         );
         let row: Option<Row> = self
-            .conn
-            .prepare_cached(query)
-            .and_then(|mut s| {
+            .stmts
+            .get(which, query)
+            .and_then(|s| {
                 s.query_row(args, |r| {
                     Ok((
                         r.get(0)?,
@@ -1094,8 +1365,9 @@ impl Cx<'_> {
         let submitted_at = (changed && new == MessageState::Submitted).then_some(now);
         let final_at = (changed && new.is_final()).then_some(now);
         let status = upd.status;
-        self.conn
-            .prepare_cached(
+        self.stmts
+            .get(
+                Hot::UpdateSegment,
                 "UPDATE segments SET state = ?3,
                    submitted_at = COALESCE(submitted_at, ?4),
                    final_at = COALESCE(?5, final_at),
@@ -1112,7 +1384,7 @@ impl Cx<'_> {
                    receipt_raw = CASE WHEN ?11 THEN ?16 ELSE receipt_raw END
                  WHERE msg_id = ?1 AND idx = ?2",
             )
-            .and_then(|mut s| {
+            .and_then(|s| {
                 s.execute(params![
                     head.id,
                     idx,
@@ -1152,13 +1424,14 @@ impl Cx<'_> {
         if derived != head.state {
             let m_submitted = (derived == MessageState::Submitted).then_some(now);
             let m_final = derived.is_final().then_some(now);
-            self.conn
-                .prepare_cached(
+            self.stmts
+                .get(
+                    Hot::UpdateMessageState,
                     "UPDATE messages SET state = ?2, submitted_at = COALESCE(submitted_at, ?3),
                        final_at = COALESCE(?4, final_at)
                      WHERE id = ?1",
                 )
-                .and_then(|mut s| s.execute(params![head.id, derived.code(), m_submitted, m_final]))
+                .and_then(|s| s.execute(params![head.id, derived.code(), m_submitted, m_final]))
                 .map_err(sql("updating a message's state"))?;
             self.event(head.id, Some(head.state), derived, None)?;
             head.state = derived;
@@ -1265,14 +1538,14 @@ impl Cx<'_> {
             };
             let seg_count = m.segments.len() as i64;
             let queued = MessageState::Queued.code();
-            self.conn
-                .prepare_cached(
+            self.stmts
+                .get(Hot::InsertMessage,
                     "INSERT INTO messages (id, client, client_ref, to_addr, from_addr, body_kind, body,
                        data_coding, encoding, carrier, priority, want_receipt, valid_until, tags, seg_count,
                        state, accepted_at, queued_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)",
                 )
-                .and_then(|mut s| {
+                .and_then(|s| {
                     s.execute(params![
                         idn,
                         m.client.as_str(),
@@ -1296,31 +1569,25 @@ impl Cx<'_> {
                 .map_err(sql("inserting a message"))?;
             let rank = prio_rank(m.priority);
             {
-                let mut seg_stmt = self
-                    .conn
-                    .prepare_cached("INSERT INTO segments (msg_id, idx, payload, state) VALUES (?1, ?2, ?3, ?4)")
-                    .map_err(sql("inserting segments"))?;
-                let mut q_stmt = self
-                    .conn
-                    .prepare_cached("INSERT INTO queue (carrier, prio_rank, msg_id, idx) VALUES (?1, ?2, ?3, ?4)")
-                    .map_err(sql("queueing segments"))?;
                 for (i, payload) in m.segments.iter().enumerate() {
-                    seg_stmt
-                        .execute(params![idn, i as i64, payload, queued])
+                    self.stmts
+                        .get(
+                            Hot::InsertSegment,
+                            "INSERT INTO segments (msg_id, idx, payload, state) VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .and_then(|s| s.execute(params![idn, i as i64, payload, queued]))
                         .map_err(sql("inserting segments"))?;
-                    q_stmt
-                        .execute(params![m.carrier.as_str(), rank, idn, i as i64])
+                    self.stmts
+                        .get(
+                            Hot::InsertQueue,
+                            "INSERT INTO queue (carrier, prio_rank, msg_id, idx) VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .and_then(|s| s.execute(params![m.carrier.as_str(), rank, idn, i as i64]))
                         .map_err(sql("queueing segments"))?;
                 }
             }
             self.st.stat(&m.carrier).queued += m.segments.len() as u64;
-            self.event(idn, None, MessageState::Accepted, None)?;
-            self.event(
-                idn,
-                Some(MessageState::Accepted),
-                MessageState::Queued,
-                None,
-            )?;
+            self.accepted_and_queued(id)?;
             out.push(Ok(Accepted {
                 id,
                 duplicate: false,
@@ -1332,6 +1599,16 @@ impl Cx<'_> {
 
     /// Moves due retries of `carrier` back into the queue (bounded per call).
     fn promote_retries(&mut self, carrier: &CarrierId, now: UnixMs) -> Result<(), StoreError> {
+        // The count is exact or too high (never too low: every insert into `retry` counts), so zero means
+        // there is nothing to look for; that is the common case and saves a query per claim.
+        if self
+            .st
+            .stats
+            .get(carrier)
+            .is_none_or(|s| s.retry_waiting == 0)
+        {
+            return Ok(());
+        }
         let due: Vec<(i64, i64, i64, i64)> = {
             let mut stmt = self
                 .conn
@@ -1404,9 +1681,9 @@ impl Cx<'_> {
                 i64,
             );
             let rows: Vec<Row> = {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached(
+                let stmt = self
+                    .stmts
+                    .get(Hot::ClaimRows,
                         "SELECT q.prio_rank, q.msg_id, q.idx, m.to_addr, m.from_addr, m.encoding, m.data_coding,
                                 m.priority, m.want_receipt, m.valid_until, m.seg_count, s.payload, s.attempts,
                                 s.unknown_outcome, m.state
@@ -1414,12 +1691,13 @@ impl Cx<'_> {
                          JOIN messages m ON m.id = q.msg_id
                          JOIN segments s ON s.msg_id = q.msg_id AND s.idx = q.idx
                          WHERE q.carrier = ?1
-                         ORDER BY q.prio_rank, q.msg_id, q.idx
-                         LIMIT ?2",
+                         ORDER BY q.prio_rank, q.msg_id, q.idx",
                     )
                     .map_err(sql("claiming"))?;
+                // No `LIMIT ?`: a bound LIMIT makes SQLite re-prepare the statement on every rebind. The rows
+                // come in the primary key's order, lazily, so taking `want` of them reads no more.
                 let rows = stmt
-                    .query_map(params![carrier.as_str(), want as i64], |r| {
+                    .query_map(params![carrier.as_str()], |r| {
                         Ok((
                             r.get(0)?,
                             r.get(1)?,
@@ -1439,9 +1717,24 @@ impl Cx<'_> {
                         ))
                     })
                     .map_err(sql("claiming"))?;
-                rows.collect::<Result<_, _>>().map_err(sql("claiming"))?
+                rows.take(want)
+                    .collect::<Result<_, _>>()
+                    .map_err(sql("claiming"))?
             };
             let got = rows.len();
+            // The rows are the front of this carrier's queue in key order: take them out with one range
+            // delete (nothing else writes between the read and here: this is the only writer).
+            if let Some(&(rank, msg, idx, ..)) = rows.last() {
+                let n = self
+                    .stmts
+                    .get(Hot::ClaimDequeue,
+                        "DELETE FROM queue WHERE carrier = ?1 AND (prio_rank, msg_id, idx) <= (?2, ?3, ?4)",
+                    )
+                    .and_then(|s| s.execute(params![carrier.as_str(), rank, msg, idx]))
+                    .map_err(sql("removing claimed segments from the queue"))?;
+                let s = self.st.stat(carrier);
+                s.queued = s.queued.saturating_sub(n as u64);
+            }
             let mut expired = 0;
             for (
                 rank,
@@ -1470,16 +1763,6 @@ impl Cx<'_> {
                     seg_count: u16_of(seg_count, "messages.seg_count")?,
                     state: state_of(mstate, "messages.state")?,
                 };
-                self.dequeue(
-                    &head,
-                    &Seg {
-                        idx: idx16,
-                        state: MessageState::Queued,
-                        lease: None,
-                        retry_at: None,
-                        carrier_msg_id: None,
-                    },
-                )?;
                 if valid_until <= now.0 {
                     // Never sent after its validity.
                     if let Some(h) = self.head(msg)? {
@@ -1496,13 +1779,14 @@ impl Cx<'_> {
                 }
                 let lease = self.st.next_lease;
                 self.st.next_lease += 1;
-                self.conn
-                    .prepare_cached(
+                self.stmts
+                    .get(
+                        Hot::Lease,
                         "UPDATE segments SET lease = ?3, leased_at = ?4, attempts = attempts + 1,
                            unknown_outcome = 0
                          WHERE msg_id = ?1 AND idx = ?2",
                     )
-                    .and_then(|mut s| s.execute(params![msg, idx, lease as i64, now.0]))
+                    .and_then(|s| s.execute(params![msg, idx, lease as i64, now.0]))
                     .map_err(sql("leasing a segment"))?;
                 self.st.stat(carrier).in_flight += 1;
                 out.push(Dispatch {
@@ -1560,12 +1844,13 @@ impl Cx<'_> {
         let mut seg_state = seg.state;
         match outcome {
             Outcome::Submitted { carrier_message_id } => {
-                self.conn
-                    .prepare_cached(
+                self.stmts
+                    .get(
+                        Hot::MapCarrierId,
                         "INSERT OR REPLACE INTO carrier_ids (carrier, carrier_msg_id, msg_id, idx)
                          VALUES (?1, ?2, ?3, ?4)",
                     )
-                    .and_then(|mut s| {
+                    .and_then(|s| {
                         s.execute(params![
                             head.carrier.as_str(),
                             carrier_message_id,
@@ -1809,6 +2094,12 @@ impl Cx<'_> {
                 ])
             })
             .map_err(sql("storing an MO"))?;
+        self.pending.push(Event {
+            cursor: u64::try_from(cursor).unwrap_or(0),
+            time: self.now,
+            message_id: id,
+            data: EventData::Mo(mo),
+        });
         self.st.next_cursor += 1;
         Ok((id, u64::try_from(cursor).unwrap_or(0)))
     }
@@ -2128,16 +2419,17 @@ fn read_events(
     limit: usize,
 ) -> Result<Vec<Event>, StoreError> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn
         .prepare_cached(
             "SELECT cursor, time, msg_id, kind, old_state, new_state, segment, mo_from, mo_to, mo_text,
                     mo_carrier, mo_received_at, concat_ref, concat_total, concat_seq
-             FROM events WHERE cursor > ?1 AND ((?2 >> kind) & 1) = 1 ORDER BY cursor LIMIT ?3",
+             FROM events WHERE cursor > ?1 AND ((?2 >> kind) & 1) = 1 ORDER BY cursor",
         )
         .map_err(sql("reading events"))?;
+    // No `LIMIT ?` (a bound LIMIT re-prepares the statement at every call): rows come lazily in cursor
+    // order, and `take` stops reading.
     let rows = stmt
-        .query_map(params![after, mask, limit], |r| {
+        .query_map(params![after, mask], |r| {
             Ok((
                 (
                     r.get::<_, i64>(0)?,
@@ -2162,7 +2454,7 @@ fn read_events(
         })
         .map_err(sql("reading events"))?;
     let mut out = Vec::new();
-    for row in rows {
+    for row in rows.take(limit) {
         let (
             (cursor, time, msg, kind, old, new, segment),
             (from, to, text, carrier, rx_at, cref, ctotal, cseq),
