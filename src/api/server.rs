@@ -624,10 +624,15 @@ async fn follow_events(
         };
         for event in events {
             cursor = cursor.max(event.cursor);
-            let out = pb_event(&event);
-            if !filter.wants(out_kind(&out)) {
+            // Filter before building the message (its id as text is an allocation per event).
+            let kind = match &event.data {
+                EventData::StateChange { new, .. } => event_kind_of(*new),
+                EventData::Mo(_) => pb::EventKind::Mo,
+            };
+            if !filter.wants(kind) {
                 continue;
             }
+            let out = pb_event(&event);
             // A client that stops reading must not hold up shutdown.
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -635,10 +640,6 @@ async fn follow_events(
             }
         }
     }
-}
-
-fn out_kind(event: &pb::Event) -> pb::EventKind {
-    pb::EventKind::try_from(event.kind).unwrap_or(pb::EventKind::Unspecified)
 }
 
 /// The API form of a stored event.
