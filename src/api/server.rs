@@ -75,17 +75,27 @@ pub trait Routing: Send + Sync + 'static {
     fn carriers(&self) -> Vec<CarrierId>;
 }
 
+/// What the carrier is asked to cancel: the segments of one message it already accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierCancelRequest {
+    pub message: MessageId,
+    pub carrier: CarrierId,
+    /// The sender and the recipient as the message was submitted: cancel_sm quotes the submit's source
+    /// address (SMPP 3.4 §4.9.1), and may quote its destination.
+    pub from: String,
+    pub to: String,
+    /// (segment index, carrier message id) of the segments the carrier holds and that are not final.
+    pub carrier_message_ids: Vec<(u16, String)>,
+}
+
 /// Hook for the link engine: ask the carrier to cancel segments it already accepted (SMPP cancel_sm).
-/// Until a link engine provides one, Cancel of a submitted message answers `ALREADY_SUBMITTED` with
+/// Without one, Cancel of a submitted message answers `ALREADY_SUBMITTED` with
 /// `carrier_cancel_requested: false`.
 pub trait CarrierCancel: Send + Sync + 'static {
-    /// Queue a cancel request for these (segment index, carrier message id) pairs; true when it was queued.
-    fn request_carrier_cancel(
-        &self,
-        message: MessageId,
-        carrier: &CarrierId,
-        carrier_message_ids: &[(u16, String)],
-    ) -> bool;
+    /// Queues a cancel request and returns at once (the API call must not wait for the carrier); true when
+    /// it was queued, false when the carrier can not cancel (no SMPP link, `supports_cancel = false`) or
+    /// the queue is full. The outcome shows up later as CANCELLED state changes, or not at all.
+    fn request_carrier_cancel(&self, request: CarrierCancelRequest) -> bool;
 }
 
 /// One carrier link's state, for Status.
@@ -447,7 +457,7 @@ impl pb::gateway_server::Gateway for GatewayService {
         request: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::CancelResponse>, Status> {
         let client = client_of(&request)?;
-        let (id, _) = self
+        let (id, before) = self
             .owned_message(&client, &request.get_ref().message_id)
             .await?;
         let outcome = self.store.cancel(id).await.map_err(store_status)?;
@@ -481,9 +491,28 @@ impl pb::gateway_server::Gateway for GatewayService {
                 cancelled_segments,
                 ..
             } => {
+                // Segments already final (a receipt came) can not be cancelled: don't ask for them.
+                let live: Vec<(u16, String)> = carrier_message_ids
+                    .into_iter()
+                    .filter(|(idx, _)| {
+                        before
+                            .segments
+                            .iter()
+                            .find(|s| s.index == *idx)
+                            .is_none_or(|s| !s.state.is_final())
+                    })
+                    .collect();
                 let requested = match &self.carrier_cancel {
-                    Some(hook) => hook.request_carrier_cancel(id, &carrier, &carrier_message_ids),
-                    None => false,
+                    Some(hook) if !live.is_empty() => {
+                        hook.request_carrier_cancel(CarrierCancelRequest {
+                            message: id,
+                            carrier,
+                            from: before.from.clone(),
+                            to: before.to.clone(),
+                            carrier_message_ids: live,
+                        })
+                    }
+                    _ => false,
                 };
                 pb::CancelResponse {
                     outcome: pb::CancelOutcome::AlreadySubmitted as i32,

@@ -261,15 +261,24 @@ pub struct CarrierConfig {
     pub message_id_format: MessageIdFormat,
     #[serde(default)]
     pub segmentation: Segmentation,
-    /// Whether the carrier honours cancel_sm (SMPP 3.4 §4.9).
+    /// Whether Cancel of a submitted message asks the carrier with cancel_sm (SMPP 3.4 §4.9). Unset: yes
+    /// when the carrier has SMPP links (see [`CarrierConfig::cancel_sm`]). `true` needs an SMPP link.
     #[serde(default)]
-    pub supports_cancel: bool,
+    pub supports_cancel: Option<bool>,
     #[serde(default)]
     pub retry: RetryPolicy,
     #[serde(default)]
     pub smpp: Vec<SmppLinkConfig>,
     #[serde(default)]
     pub modem: Vec<ModemLinkConfig>,
+}
+
+impl CarrierConfig {
+    /// Whether a Cancel after submit sends cancel_sm to this carrier: `supports_cancel`, which defaults to
+    /// true for a carrier with SMPP links; never for modems only (an SMS on the air can not be called back).
+    pub fn cancel_sm(&self) -> bool {
+        !self.smpp.is_empty() && self.supports_cancel.unwrap_or(true)
+    }
 }
 
 /// A token bucket: `per_second` segments per second on average, up to `burst` at once.
@@ -793,7 +802,7 @@ impl Config {
             },
             message_id_format: MessageIdFormat::default(),
             segmentation: Segmentation::default(),
-            supports_cancel: true,
+            supports_cancel: None,
             retry: RetryPolicy::default(),
             smpp: vec![SmppLinkConfig {
                 host: sim.listen.ip().to_string(),

@@ -335,6 +335,12 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
                 "expected at least one link: a [[carriers.smpp]] or [[carriers.modem]] table",
             );
         }
+        if carrier.supports_cancel == Some(true) && carrier.smpp.is_empty() {
+            v.push(
+                format!("{base}.supports_cancel"),
+                "expected false or no value for a carrier without [[carriers.smpp]] links: only SMPP can cancel a submitted message (cancel_sm)",
+            );
+        }
         for (j, link) in carrier.smpp.iter().enumerate() {
             check_smpp(&mut v, &format!("{base}.smpp[{j}]"), link, c);
         }

@@ -6,6 +6,7 @@
 //! the outcome of every submit still in flight; links drain their windows and unbind; the inbound writer
 //! commits what it holds; then the simulator and the metrics endpoint stop. Only then is the store closed.
 
+pub mod cancel;
 pub mod dispatcher;
 pub mod inbound;
 pub mod pdu;
@@ -351,6 +352,15 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     }
 
     let entries = Arc::new(entries);
+    let (carrier_cancel, cancel_task) = cancel::CarrierCanceller::start(
+        config,
+        entries.iter().map(|e| (&e.carrier, &e.handle)),
+        store.clone(),
+        &metrics,
+        submit_timeout,
+        shutdown.clone(),
+    )
+    .map_err(|e| GatewayError::Links(format!("metrics: {e}")))?;
     let by_carrier: HashMap<config::CarrierId, Vec<LinkHandle>> =
         entries.iter().fold(HashMap::new(), |mut m, e| {
             m.entry(e.carrier.clone())
@@ -381,6 +391,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
             let _ = t.await;
         }
         let _ = stale_task.await;
+        let _ = cancel_task.await;
         for t in expiries {
             let _ = t.await;
         }
@@ -399,7 +410,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     });
 
     Ok(Links {
-        carrier_cancel: None,
+        carrier_cancel: Some(carrier_cancel),
         link_states: Some(Arc::new(EngineLinkStates(entries))),
         carrier_health: Some(health),
         task: Some(task),

@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
-use smsbridge_protocol::smpp::{DataCoding, EsmClass, Npi, SubmitSm, TlvValue, Tlvs, Ton, tag};
+use smsbridge_protocol::smpp::{
+    CancelSm, DataCoding, EsmClass, Npi, SubmitSm, TlvValue, Tlvs, Ton, tag,
+};
 use smsbridge_protocol::sms::Udh;
 
 use crate::config::Segmentation;
@@ -25,6 +27,8 @@ pub enum BuildError {
     Udh { segment: u16, detail: String },
     #[error("segment of {0} octets does not fit short_message (at most 254)")]
     TooLong(usize),
+    #[error("carrier message id {0:?} does not fit cancel_sm's message_id (1 to 64 characters)")]
+    MessageId(String),
 }
 
 /// The data_coding of a stored segment: the client's for binary bodies, else from the planner's encoding.
@@ -117,6 +121,37 @@ pub fn submit_sm(d: &Dispatch, mode: Segmentation) -> Result<SubmitSm<'static>, 
     })
 }
 
+/// The cancel_sm (SMPP 3.4 §4.9.1) of a segment the carrier accepted as `carrier_message_id`: the same
+/// service_type (empty) and source address as its submit_sm, built from the message's sender as [`submit_sm`]
+/// built it, and its destination (an SMSC checks both when they are given).
+pub fn cancel_sm(
+    carrier_message_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<CancelSm<'static>, BuildError> {
+    let (src_ton, src_npi, src) = address(from);
+    if src.len() > 20 {
+        return Err(BuildError::Sender(from.to_owned()));
+    }
+    let (dest_ton, dest_npi, dest) = address(to);
+    if dest.len() > 20 {
+        return Err(BuildError::Destination(to.to_owned()));
+    }
+    if carrier_message_id.is_empty() || carrier_message_id.len() > 64 {
+        return Err(BuildError::MessageId(carrier_message_id.to_owned()));
+    }
+    Ok(CancelSm {
+        message_id: Cow::Owned(carrier_message_id.as_bytes().to_vec()),
+        source_addr_ton: src_ton,
+        source_addr_npi: src_npi,
+        source_addr: Cow::Owned(src.as_bytes().to_vec()),
+        dest_addr_ton: dest_ton,
+        dest_addr_npi: dest_npi,
+        destination_addr: Cow::Owned(dest.as_bytes().to_vec()),
+        ..CancelSm::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +215,29 @@ mod tests {
         let pl = submit_sm(&d, Segmentation::Payload).expect("buildable");
         assert!(pl.short_message.is_empty());
         assert_eq!(pl.tlvs.message_payload(), Some(&[0x04, 0x36][..]));
+    }
+
+    #[test]
+    fn cancel_sm_quotes_the_source_address_as_the_submit_did() {
+        let d = dispatch(b"x".to_vec(), 1, "gsm7");
+        let sm = submit_sm(&d, Segmentation::Udh).expect("buildable");
+        let c = cancel_sm("1a2b", &d.from, &d.to).expect("buildable");
+        assert_eq!(&*c.message_id, b"1a2b");
+        assert_eq!(
+            (c.source_addr_ton, c.source_addr_npi, &*c.source_addr),
+            (sm.source_addr_ton, sm.source_addr_npi, &*sm.source_addr)
+        );
+        assert_eq!(&*c.destination_addr, &*sm.destination_addr);
+        assert_eq!(&*c.service_type, &*sm.service_type);
+        let numeric = cancel_sm("7", "+4930123", &d.to).expect("buildable");
+        assert_eq!(
+            (numeric.source_addr_ton, &*numeric.source_addr),
+            (Ton::INTERNATIONAL, &b"4930123"[..])
+        );
+        assert!(matches!(
+            cancel_sm("", &d.from, &d.to),
+            Err(BuildError::MessageId(_))
+        ));
     }
 
     #[test]

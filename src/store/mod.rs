@@ -7,7 +7,7 @@
 //!   returns (each message is committed by then). Idempotent per (client, client_ref): a retry gets the first
 //!   message back with `duplicate: true`. GetMessage: [`Store::get`] / [`Store::get_by_client_ref`].
 //!   CancelMessage: [`Store::cancel`]; when it says [`CancelOutcome::AlreadySubmitted`], try cancel_sm with the
-//!   carrier ids it returns. StreamEvents: [`Store::events_after`] from the client's cursor, then
+//!   carrier ids it returns, then [`Store::record_carrier_cancel`] with the segments the carrier cancelled. StreamEvents: [`Store::events_after`] from the client's cursor, then
 //!   [`Store::wait_events`] (or [`Store::subscribe`]) to follow live.
 //! - **Dispatcher** (one per carrier): [`Store::claim`] a window's worth of [`Dispatch`]es (they are leased: no
 //!   other claim returns them), hand them to links, then [`Store::record_outcome`] for each, exactly once:
@@ -191,6 +191,18 @@ pub enum CancelOutcome {
     AlreadyFinal(MessageState),
 }
 
+/// What [`Store::record_carrier_cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarrierCancelApplied {
+    /// Segments that became `Cancelled`.
+    pub cancelled: u16,
+    /// Segments left as they were: already final (a receipt, or an expiry, came first) or not segments of
+    /// this message.
+    pub unchanged: u16,
+    /// The message's state now.
+    pub message_state: MessageState,
+}
+
 /// What [`Store::expire`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExpireReport {
@@ -314,6 +326,14 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
         &self,
         id: MessageId,
     ) -> impl Future<Output = Result<CancelOutcome, StoreError>> + Send;
+    /// Records that the carrier confirmed the cancel (cancel_sm_resp ESME_ROK) of these segments of a
+    /// submitted message: each one not final yet becomes `Cancelled` (final), with its events; final ones
+    /// are left alone. A refused cancel_sm changes nothing, so it is not recorded.
+    fn record_carrier_cancel(
+        &self,
+        id: MessageId,
+        segments: Vec<u16>,
+    ) -> impl Future<Output = Result<CarrierCancelApplied, StoreError>> + Send;
     fn expire(&self, now: UnixMs) -> impl Future<Output = Result<ExpireReport, StoreError>> + Send;
     /// Takes back leases older than `leased_before` that got no outcome (a dispatcher or link that died
     /// without answering): they are requeued as resends, counted. Returns how many were requeued.
@@ -424,6 +444,19 @@ impl Store {
 
     pub async fn cancel(&self, id: MessageId) -> Result<CancelOutcome, StoreError> {
         delegate!(self, e => e.cancel(id).await)
+    }
+
+    /// After cancel_sm: the segments the carrier confirmed cancelled become `Cancelled` (see
+    /// [`StoreEngine::record_carrier_cancel`]). A receipt that comes for such a segment afterwards records
+    /// its status fields but leaves the state `Cancelled` (a final state is never changed): a `DELETED`
+    /// receipt is the carrier saying the same thing; a `DELIVRD` one contradicts its cancel_sm_resp, and the
+    /// status shows that.
+    pub async fn record_carrier_cancel(
+        &self,
+        id: MessageId,
+        segments: Vec<u16>,
+    ) -> Result<CarrierCancelApplied, StoreError> {
+        delegate!(self, e => e.record_carrier_cancel(id, segments).await)
     }
 
     pub async fn expire(&self, now: UnixMs) -> Result<ExpireReport, StoreError> {

@@ -40,8 +40,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    Accepted, CancelOutcome, Dispatch, DispatchKey, ExpireReport, LeaseId, Outcome, OutcomeApplied,
-    PermanentStatus, QueueStats, Receipt, ReceiptMatch, StoreCounters, StoreEngine, StoreError,
+    Accepted, CancelOutcome, CarrierCancelApplied, Dispatch, DispatchKey, ExpireReport, LeaseId,
+    Outcome, OutcomeApplied, PermanentStatus, QueueStats, Receipt, ReceiptMatch, StoreCounters,
+    StoreEngine, StoreError,
 };
 use crate::model::{
     Body, CarrierId, CarrierStatus, ClientId, ConcatInfo, Event, EventData, EventKind, Message,
@@ -151,6 +152,7 @@ enum Op {
     ),
     Mo(MoMessage, Reply<(MessageId, u64)>),
     Cancel(MessageId, Reply<CancelOutcome>),
+    CarrierCancel(MessageId, Vec<u16>, Reply<CarrierCancelApplied>),
     Expire(UnixMs, Reply<ExpireReport>),
     RequeueStale(UnixMs, Reply<u64>),
     Shutdown,
@@ -509,6 +511,14 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::Cancel(id, r)).await
     }
 
+    async fn record_carrier_cancel(
+        &self,
+        id: MessageId,
+        segments: Vec<u16>,
+    ) -> Result<CarrierCancelApplied, StoreError> {
+        self.call(|r| Op::CarrierCancel(id, segments, r)).await
+    }
+
     async fn expire(&self, now: UnixMs) -> Result<ExpireReport, StoreError> {
         self.call(|r| Op::Expire(now, r)).await
     }
@@ -750,6 +760,7 @@ impl Writer {
             }
             Op::Mo(mo, r) => settle(r, cx.mo(mo)),
             Op::Cancel(id, r) => settle(r, cx.cancel(id)),
+            Op::CarrierCancel(id, segs, r) => settle(r, cx.carrier_cancel(id, &segs)),
             Op::Expire(at, r) => settle(r, cx.expire(at)),
             Op::RequeueStale(before, r) => settle(r, cx.requeue_stale(before)),
             Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
@@ -769,6 +780,7 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::Receipts(_, r) => drop(r.send(Err(e))),
         Op::Mo(_, r) => drop(r.send(Err(e))),
         Op::Cancel(_, r) => drop(r.send(Err(e))),
+        Op::CarrierCancel(_, _, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
         Op::RequeueStale(_, r) => drop(r.send(Err(e))),
         Op::Shutdown => return false,
@@ -1842,6 +1854,51 @@ impl Cx<'_> {
                 .collect(),
             in_flight: segs.iter().filter(|s| s.lease.is_some()).count() as u16,
             cancelled_segments: cancelled,
+        })
+    }
+
+    /// The carrier cancelled these segments (cancel_sm_resp OK): each one still live becomes `Cancelled`.
+    fn carrier_cancel(
+        &mut self,
+        id: MessageId,
+        cancelled: &[u16],
+    ) -> Result<CarrierCancelApplied, StoreError> {
+        let msg = id.as_i64();
+        let mut head = self.head(msg)?.ok_or(StoreError::NotFound(id))?;
+        let mut done = 0u16;
+        let mut unchanged = 0u16;
+        let segs = self.segments(msg)?;
+        for &idx in cancelled {
+            let Some(seg) = segs.iter().find(|s| s.idx == idx) else {
+                unchanged = unchanged.saturating_add(1);
+                continue;
+            };
+            // Read again: an earlier item of this list may be the same segment.
+            let state = match self.head_seg(msg, idx)? {
+                Some((_, s)) => s.state,
+                None => seg.state,
+            };
+            if state.is_final() {
+                unchanged = unchanged.saturating_add(1);
+                continue;
+            }
+            if state == MessageState::Queued && seg.lease.is_none() {
+                // Requeued after an unknown outcome, but the carrier had it and cancelled it: don't resend.
+                self.dequeue(&head, seg)?;
+            }
+            // A segment leased right now (a resend in flight) keeps its lease: the outcome releases it and,
+            // the state being final, changes nothing else.
+            let upd = SegUpdate {
+                last_error: Some("cancelled by the carrier (cancel_sm)"),
+                ..SegUpdate::default()
+            };
+            self.update_segment(&mut head, idx, state, MessageState::Cancelled, &upd)?;
+            done = done.saturating_add(1);
+        }
+        Ok(CarrierCancelApplied {
+            cancelled: done,
+            unchanged,
+            message_state: head.state,
         })
     }
 

@@ -58,7 +58,7 @@ pub use config::{Backoff, BindMode, SmppLinkConfig, TlsConfig};
 pub use error::LinkError;
 pub use metrics::{LinkMetrics, SmppMetrics};
 pub use session::{
-    BindRole, BindState, ChannelHandler, InboundHandler, InboundKind, InboundMessage, InboundPdu,
-    LinkHandle, NotSentReason, ReceiptInfo, SmppLink, SubmitOutcome, SubmitRequest, UnknownReason,
-    Verdict, spawn,
+    BindRole, BindState, CancelRequest, CancelSmOutcome, CancelTransient, ChannelHandler,
+    InboundHandler, InboundKind, InboundMessage, InboundPdu, LinkHandle, NotSentReason,
+    ReceiptInfo, SmppLink, SubmitOutcome, SubmitRequest, UnknownReason, Verdict, spawn,
 };
