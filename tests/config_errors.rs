@@ -68,6 +68,26 @@ fn every_example_loads() {
 }
 
 #[test]
+fn cancel_sm_is_on_by_default_for_smpp_carriers_only() {
+    let config = Config::load(repo_file("config/examples/modem.toml")).expect("example is valid");
+    let by_id = |id: &str| {
+        config
+            .carriers
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap_or_else(|| panic!("carrier {id}"))
+    };
+    // `bulk` leaves supports_cancel out and has an SMPP link; `gsm` has modems only.
+    assert_eq!(by_id("bulk").supports_cancel, None);
+    assert!(by_id("bulk").cancel_sm());
+    assert!(!by_id("gsm").cancel_sm());
+    let off = Config::from_str(&with("#CARRIER_B", "supports_cancel = false"), "off.toml")
+        .expect("valid");
+    assert!(off.carriers[0].cancel_sm());
+    assert!(!off.carriers[1].cancel_sm());
+}
+
+#[test]
 fn example_secrets_are_reported_by_key() {
     let path = repo_file("config/examples/smpp-failover.toml");
     let config = Config::load(&path).expect("example is valid");
@@ -418,6 +438,21 @@ fn cases() -> Vec<Case> {
             with("#CARRIER_B", "retry = { multiplier = 0.5 }"),
             "carriers[1].retry.multiplier",
             "expected a number from 1 to 10, got 0.5",
+        ),
+        case(
+            "supports_cancel not a boolean",
+            with("#CARRIER_B", "supports_cancel = \"yes\""),
+            "carriers[1].supports_cancel",
+            "invalid type: string \"yes\", expected a boolean",
+        ),
+        case(
+            "supports_cancel without an SMPP link",
+            format!(
+                "{BASE}\n[[carriers]]\nid = \"gsm\"\nrate_limit = {{ per_second = 1 }}\nsupports_cancel = true\n\
+                 [[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\n"
+            ),
+            "carriers[2].supports_cancel",
+            "expected false or no value for a carrier without [[carriers.smpp]] links",
         ),
         case(
             "modem found two ways",

@@ -802,7 +802,7 @@ impl Config {
             },
             message_id_format: MessageIdFormat::default(),
             segmentation: Segmentation::default(),
-            supports_cancel: None,
+            supports_cancel: Some(true),
             retry: RetryPolicy::default(),
             smpp: vec![SmppLinkConfig {
                 host: sim.listen.ip().to_string(),
