@@ -40,8 +40,48 @@ async fn simulator(delay: Duration) -> Smsc {
     sim
 }
 
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The value of one sample of the gateway's metrics endpoint on `port` (0 when it is not there yet).
+async fn metric(port: u16, sample: &str) -> f64 {
+    let body = tokio::time::timeout(WAIT, async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect to metrics");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    })
+    .await
+    .expect("scrape in time");
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    body.lines()
+        .find(|l| l.starts_with(sample))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// One carrier `sim` on the simulator at `port`; `supports_cancel` as given (`None`: the key left out).
 fn config_text(dir: &Path, port: u16, supports_cancel: Option<bool>) -> String {
+    config_with_metrics(dir, port, supports_cancel, None)
+}
+
+/// [`config_text`] with the metrics endpoint on `metrics_port`.
+fn config_with_metrics(
+    dir: &Path,
+    port: u16,
+    supports_cancel: Option<bool>,
+    metrics_port: Option<u16>,
+) -> String {
     let cancel_key = supports_cancel
         .map(|b| format!("supports_cancel = {b}\n"))
         .unwrap_or_default();
@@ -54,7 +94,8 @@ listen = "127.0.0.1:0"
 path = "{db}"
 
 [metrics]
-enabled = false
+enabled = {metrics}
+listen = "127.0.0.1:{mport}"
 
 [simulator]
 enabled = false
@@ -77,6 +118,8 @@ carriers = ["sim"]
 default_sender = "SMSBRIDGE"
 "#,
         db = dir.join("gw.db").display(),
+        metrics = metrics_port.is_some(),
+        mport = metrics_port.unwrap_or(9),
     )
 }
 
@@ -414,7 +457,14 @@ async fn a_refused_cancel_sm_leaves_the_message_as_it_was() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator(RECEIPT_DELAY).await;
     let control = sim.control();
-    let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
+    let metrics_port = free_port();
+    let mut gw = start(&config_with_metrics(
+        dir.path(),
+        sim.local_addr().port(),
+        None,
+        Some(metrics_port),
+    ))
+    .await;
     let r = gw.submit("already on its way").await;
     gw.wait_submitted(&r.message_id).await;
     // The SMSC says it can not cancel (as when it delivered the message and the receipt is still coming).
@@ -437,6 +487,21 @@ async fn a_refused_cancel_sm_leaves_the_message_as_it_was() {
     let recorded = control.recorded_cancels();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].status, CommandStatus::ESME_RCANCELFAIL);
+    // Counted, per carrier and result.
+    let refused = "smsbridge_carrier_cancels_total{carrier=\"sim\",result=\"refused\"}";
+    let end = Instant::now() + WAIT;
+    while metric(metrics_port, refused).await < 1.0 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metric(metrics_port, refused).await, 1.0);
+    assert_eq!(
+        metric(
+            metrics_port,
+            "smsbridge_carrier_cancels_total{carrier=\"sim\",result=\"cancelled\"}"
+        )
+        .await,
+        0.0
+    );
     // The receipt then ends it as the carrier says.
     let events = gw
         .events_until(WAIT, |evs| {
