@@ -655,6 +655,24 @@ fn cases() -> Vec<Case> {
             "expected an integer from 1 to 100000, got 0",
         ),
         case(
+            "retention too short",
+            format!("[store.retention]\nkeep_events = \"10s\"\n{BASE}"),
+            "store.retention.keep_events",
+            "expected a duration from 1m to 3650d, got 10s",
+        ),
+        case(
+            "retention chunk",
+            format!("[store.retention]\nchunk_rows = 10\n{BASE}"),
+            "store.retention.chunk_rows",
+            "expected an integer from 100 to 100000, got 10",
+        ),
+        case(
+            "retention unknown key",
+            format!("[store.retention]\nkeep_messages = \"7d\"\n{BASE}"),
+            "store.retention.keep_messages",
+            "unknown key `keep_messages`, expected one of `enabled`, `keep_finished`",
+        ),
+        case(
             "log level",
             format!("[log]\nlevel = \"loud\"\n{BASE}"),
             "log.level",

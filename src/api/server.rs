@@ -15,6 +15,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::auth::{AuthenticatedClient, Authenticator};
 use super::pb;
@@ -197,6 +198,7 @@ pub fn store_status(err: StoreError) -> Status {
             Status::invalid_argument(format!("{field}: {reason}"))
         }
         StoreError::NotFound(id) => Status::not_found(format!("message_id: no message {id}")),
+        StoreError::CursorPruned { .. } => Status::out_of_range(format!("after_cursor: {err}")),
         other => Status::internal(other.to_string()),
     }
 }
@@ -343,6 +345,16 @@ impl GatewayService {
     }
 }
 
+/// The debug line of an accepted Submit, in its message's span.
+fn log_accepted(answer: &pb::SubmitResponse) {
+    tracing::debug!(
+        carrier = %answer.carrier,
+        segments = answer.segments,
+        duplicate = answer.duplicate,
+        "submit accepted"
+    );
+}
+
 fn parse_message_id(text: &str) -> Result<MessageId, Status> {
     let raw = validate::check_message_id("message_id", text)?;
     MessageId::from_u64(raw).ok_or_else(|| {
@@ -362,16 +374,36 @@ impl pb::gateway_server::Gateway for GatewayService {
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
         let client = client_of(&request)?;
-        match self.prepare(&client, request.into_inner()).await? {
-            Prep::Duplicate(answer) => Ok(Response::new(answer)),
-            Prep::New(prepared) => self
-                .store_prepared(vec![*prepared])
-                .await
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| Err(Status::internal("the store gave no answer")))
-                .map(Response::new),
+        // The message id is born in the store: recorded on the span once known. Disabled, the span is
+        // `Span::none()` and costs a branch.
+        let span = tracing::debug_span!(
+            "api_submit",
+            client = %client,
+            message_id = tracing::field::Empty,
+        );
+        let answer = async {
+            match self.prepare(&client, request.into_inner()).await? {
+                Prep::Duplicate(answer) => Ok(answer),
+                Prep::New(prepared) => self
+                    .store_prepared(vec![*prepared])
+                    .await
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Err(Status::internal("the store gave no answer"))),
+            }
         }
+        .instrument(span.clone())
+        .await;
+        span.in_scope(|| match &answer {
+            Ok(a) => {
+                span.record("message_id", a.message_id.as_str());
+                log_accepted(a);
+            }
+            Err(status) => {
+                tracing::debug!(code = ?status.code(), error = status.message(), "submit refused")
+            }
+        });
+        answer.map(Response::new)
     }
 
     async fn submit_batch(
@@ -415,6 +447,12 @@ impl pb::gateway_server::Gateway for GatewayService {
         {
             if let Some(slot) = results.get_mut(index) {
                 *slot = Some(result);
+            }
+        }
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for answer in results.iter().flatten().flatten() {
+                tracing::debug_span!("api_submit", client = %client, message_id = %answer.message_id)
+                    .in_scope(|| log_accepted(answer));
             }
         }
         let results = results

@@ -110,6 +110,33 @@ pub struct StoreConfig {
     /// Required when `engine = "nats"`; validated whenever present.
     #[serde(default)]
     pub nats: Option<NatsConfig>,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[store.retention]`: how long finished data is kept before the periodic prune deletes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Whether the prune runs at all (`false`: messages and events are kept forever).
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
+    /// How long a message is kept after it reached a final state (with its segments, carrier id mappings
+    /// and its client_ref: a Submit retried later with that client_ref stores a new message).
+    #[serde(default = "defaults::retention_keep", with = "duration")]
+    pub keep_finished: Duration,
+    /// How long events are kept; a consumer resuming from an older cursor gets OUT_OF_RANGE.
+    #[serde(default = "defaults::retention_keep", with = "duration")]
+    pub keep_events: Duration,
+    /// How long a receipt that matches no message (yet) is held waiting for its submit_sm_resp.
+    #[serde(default = "defaults::retention_unmatched_receipts", with = "duration")]
+    pub unmatched_receipts: Duration,
+    /// How often the prune runs.
+    #[serde(default = "defaults::retention_interval", with = "duration")]
+    pub interval: Duration,
+    /// About the most rows one prune step deletes before other writes get their turn.
+    #[serde(default = "defaults::retention_chunk_rows")]
+    pub chunk_rows: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

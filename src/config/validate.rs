@@ -255,6 +255,36 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
         Duration::ZERO,
         Duration::from_secs(1),
     );
+    let retention = &store.retention;
+    for (key, value) in [
+        ("store.retention.keep_finished", retention.keep_finished),
+        ("store.retention.keep_events", retention.keep_events),
+    ] {
+        v.duration(
+            key,
+            value,
+            Duration::from_secs(60),
+            Duration::from_secs(3_650 * 86_400),
+        );
+    }
+    v.duration(
+        "store.retention.unmatched_receipts",
+        retention.unmatched_receipts,
+        Duration::from_secs(1),
+        Duration::from_secs(7 * 86_400),
+    );
+    v.duration(
+        "store.retention.interval",
+        retention.interval,
+        Duration::from_secs(1),
+        Duration::from_secs(86_400),
+    );
+    v.int(
+        "store.retention.chunk_rows",
+        retention.chunk_rows.into(),
+        100,
+        100_000,
+    );
     match (&store.nats, store.engine) {
         (None, StoreEngine::Nats) => v.push(
             "store.nats",

@@ -14,6 +14,7 @@ use smsbridge_protocol::smpp::CommandStatus;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::pdu;
 use crate::config::{CarrierConfig, MessageIdFormat, RetryPolicy, Segmentation};
@@ -78,6 +79,7 @@ struct Completion {
     elapsed: Duration,
 }
 
+#[derive(Debug)]
 enum SubmitResult {
     Link(SubmitOutcome),
     TimedOut,
@@ -218,7 +220,18 @@ impl Dispatcher {
                 let freed = Arc::clone(&freed);
                 let limiter = Arc::clone(&self.limiter);
                 let limit = self.submit_timeout;
-                tokio::spawn(async move {
+                // Everything logged about this segment's submit carries its ids. A disabled debug span is
+                // `Span::none()`: no allocation, its fields are never evaluated, entering it is a branch.
+                let span = tracing::debug_span!(
+                    "submit",
+                    carrier = %self.carrier,
+                    link = %link.name,
+                    message_id = %d.message_id,
+                    segment = d.segment,
+                    attempt = d.attempt,
+                    resend = d.resend,
+                );
+                let task = async move {
                     let started = Instant::now();
                     let result = match tokio::time::timeout(
                         limit,
@@ -233,6 +246,7 @@ impl Dispatcher {
                         Ok(outcome) => SubmitResult::Link(outcome),
                         Err(_) => SubmitResult::TimedOut,
                     };
+                    tracing::debug!(outcome = ?result, "link answered");
                     drop(permit);
                     freed.notify_one();
                     let _ = done
@@ -243,7 +257,8 @@ impl Dispatcher {
                             elapsed: started.elapsed(),
                         })
                         .await;
-                });
+                };
+                tokio::spawn(task.instrument(span));
             }
         }
         drop(done_tx);
@@ -336,10 +351,10 @@ async fn record_loop(
                 Ok(_) => {}
                 Err(StoreError::StaleLease { .. }) => {
                     // Taken back by requeue_stale_leases meanwhile: it will be sent again, counted.
-                    tracing::debug!(carrier = %carrier, message = %c.key.message_id, "outcome for a stale lease");
+                    tracing::debug!(carrier = %carrier, message_id = %c.key.message_id, segment = c.key.segment, "outcome for a stale lease");
                 }
                 Err(err) => {
-                    tracing::warn!(carrier = %carrier, message = %c.key.message_id, error = %err, "recording an outcome failed");
+                    tracing::warn!(carrier = %carrier, message_id = %c.key.message_id, segment = c.key.segment, error = %err, "recording an outcome failed");
                 }
             }
         }

@@ -185,6 +185,15 @@ impl CarrierInbound {
             received_at: UnixMs::now(),
         };
         let key = self.format.normalize(id);
+        // The message id is known once the store matched the receipt; it is recorded then. A disabled debug
+        // span costs nothing (no fields are evaluated).
+        let span = tracing::debug_span!(
+            "receipt",
+            carrier = %self.carrier,
+            carrier_message_id = %key,
+            message_id = tracing::field::Empty,
+            segment = tracing::field::Empty,
+        );
         match self
             .receipts
             .record(self.carrier.clone(), key, receipt.clone())
@@ -201,17 +210,32 @@ impl CarrierInbound {
                         self.metrics.delivered.with_label_values(&label).inc();
                     }
                 }
-                if let ReceiptMatch::Matched { message_id, .. } = found {
+                if let ReceiptMatch::Matched {
+                    message_id,
+                    segment,
+                } = found
+                {
+                    span.record("message_id", tracing::field::display(message_id));
+                    span.record("segment", segment);
                     let ms = receipt.received_at.0.saturating_sub(message_id.time().0);
                     self.metrics
                         .receipt_latency
                         .with_label_values(&label)
                         .observe(ms.max(0) as f64 / 1000.0);
                 }
+                span.in_scope(|| {
+                    tracing::debug!(
+                        state = state.as_str(),
+                        matched = matches!(found, ReceiptMatch::Matched { .. }),
+                        "receipt committed"
+                    )
+                });
                 Verdict::Committed
             }
             Err(err) => {
-                tracing::warn!(carrier = %self.carrier, error = %err, "receipt not committed: SMSC asked to retry");
+                span.in_scope(|| {
+                    tracing::warn!(carrier = %self.carrier, error = %err, "receipt not committed: SMSC asked to retry")
+                });
                 Verdict::RetryLater
             }
         }
@@ -296,11 +320,13 @@ impl MoAssembler {
             concat: None,
         };
         match self.store.record_mo(mo).await {
-            Ok(_) => {
+            Ok((message_id, cursor)) => {
                 self.metrics
                     .mo
                     .with_label_values(&[self.carrier.as_str()])
                     .inc();
+                tracing::debug_span!("mo", carrier = %self.carrier, %message_id)
+                    .in_scope(|| tracing::debug!(cursor, "MO committed"));
                 Verdict::Committed
             }
             Err(err) => {

@@ -28,6 +28,7 @@
 //! at open, any segment still leased (the process died with it in flight) is put back in the queue, marked
 //! "outcome unknown", and its resend is counted.
 
+mod retention;
 mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,8 +42,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
     Accepted, CancelOutcome, CarrierCancelApplied, Dispatch, DispatchKey, ExpireReport, LeaseId,
-    Outcome, OutcomeApplied, PermanentStatus, QueueStats, Receipt, ReceiptMatch, StoreCounters,
-    StoreEngine, StoreError,
+    Outcome, OutcomeApplied, PermanentStatus, PruneReport, QueueStats, Receipt, ReceiptMatch,
+    RetentionPolicy, StoreCounters, StoreEngine, StoreError,
 };
 use crate::model::{
     Body, CarrierId, CarrierStatus, ClientId, ConcatInfo, Event, EventData, EventKind, Message,
@@ -78,6 +79,8 @@ pub struct SqliteConfig {
     pub readers: usize,
     /// Page cache per connection, KiB: bounds the store's memory whatever the queue depth.
     pub cache_kib: i64,
+    /// What [`crate::store::Store::prune`] deletes (default: nothing).
+    pub retention: RetentionPolicy,
 }
 
 impl SqliteConfig {
@@ -93,6 +96,7 @@ impl SqliteConfig {
             held_receipt_ttl_ms: 3_600_000,
             readers: 4,
             cache_kib: 8 * 1024,
+            retention: RetentionPolicy::default(),
         }
     }
 }
@@ -155,6 +159,7 @@ enum Op {
     CarrierCancel(MessageId, Vec<u16>, Reply<CarrierCancelApplied>),
     Expire(UnixMs, Reply<ExpireReport>),
     RequeueStale(UnixMs, Reply<u64>),
+    Prune(retention::PruneChunk, Reply<PruneReport>),
     Shutdown,
 }
 
@@ -166,6 +171,8 @@ impl Op {
             Op::Claim(_, max, _, _) => (*max).clamp(1, 1024),
             Op::Outcomes(v, _) => v.len().max(1),
             Op::Receipts(v, _) => v.len().max(1),
+            // A chunk of deletes ends its group: it is as much work as a full one.
+            Op::Prune(..) => 1024,
             _ => 1,
         }
     }
@@ -179,6 +186,7 @@ struct Shared {
     held: AtomicU64,
     commits: AtomicU64,
     requests: AtomicU64,
+    pruned: AtomicU64,
     cursor: watch::Sender<u64>,
 }
 
@@ -289,7 +297,9 @@ fn recover(conn: &mut Connection) -> Result<(WState, Option<MessageId>), StoreEr
     let max_cursor: Option<i64> = conn
         .query_row("SELECT MAX(cursor) FROM events", [], |r| r.get(0))
         .map_err(sql("reading the last cursor"))?;
-    st.next_cursor = max_cursor.unwrap_or(0) + 1;
+    // Retention may have deleted every event: never hand out a pruned cursor again.
+    let pruned = i64::try_from(retention::events_pruned_through(conn)?).unwrap_or(i64::MAX);
+    st.next_cursor = max_cursor.unwrap_or(0).max(pruned) + 1;
     let max_msg: Option<i64> = conn
         .query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))
         .map_err(sql("reading the last message id"))?;
@@ -354,6 +364,7 @@ impl SqliteStore {
             held: AtomicU64::new(st.held),
             commits: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            pruned: AtomicU64::new(0),
             cursor: cursor_tx,
         });
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
@@ -554,7 +565,44 @@ impl StoreEngine for SqliteStore {
         } else {
             kinds.iter().fold(0, |m, k| m | (1 << k.code()))
         };
-        self.read(move |c| read_events(c, after, mask, limit)).await
+        self.read(move |c| {
+            let events = read_events(c, after, mask, limit)?;
+            retention::check_cursor(c, after)?;
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn prune(&self, now: UnixMs) -> Result<PruneReport, StoreError> {
+        /// Chunks per call; a tick that stops here leaves `more` for the next one.
+        const MAX_CHUNKS: u64 = 1_000;
+        let policy = self.inner.config.retention;
+        let before = |keep: Option<std::time::Duration>| {
+            keep.map(|k| now.plus_ms(-i64::try_from(k.as_millis()).unwrap_or(i64::MAX)))
+        };
+        let chunk = retention::PruneChunk {
+            finished_before: before(policy.keep_finished),
+            events_before: before(policy.keep_events),
+            max_rows: policy.chunk_rows.max(1),
+        };
+        let mut total = PruneReport::default();
+        if chunk.finished_before.is_none() && chunk.events_before.is_none() {
+            return Ok(total);
+        }
+        loop {
+            // One request per chunk: whatever was queued meanwhile (submits, outcomes) goes first.
+            let got = self.call(|r| Op::Prune(chunk, r)).await?;
+            self.inner
+                .shared
+                .pruned
+                .fetch_add(got.rows(), Ordering::Relaxed);
+            total.add(&got);
+            total.more = got.more;
+            if !got.more || total.chunks >= MAX_CHUNKS {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
@@ -578,6 +626,7 @@ impl StoreEngine for SqliteStore {
             held_receipts: s.held.load(Ordering::Relaxed),
             commits: s.commits.load(Ordering::Relaxed),
             write_requests: s.requests.load(Ordering::Relaxed),
+            pruned_rows: s.pruned.load(Ordering::Relaxed),
         }
     }
 
@@ -763,6 +812,7 @@ impl Writer {
             Op::CarrierCancel(id, segs, r) => settle(r, cx.carrier_cancel(id, &segs)),
             Op::Expire(at, r) => settle(r, cx.expire(at)),
             Op::RequeueStale(before, r) => settle(r, cx.requeue_stale(before)),
+            Op::Prune(chunk, r) => settle(r, retention::prune_chunk(cx.conn, chunk)),
             Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
         }
     }
@@ -783,6 +833,7 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::CarrierCancel(_, _, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
         Op::RequeueStale(_, r) => drop(r.send(Err(e))),
+        Op::Prune(_, r) => drop(r.send(Err(e))),
         Op::Shutdown => return false,
     }
     true

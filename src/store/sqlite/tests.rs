@@ -1105,7 +1105,7 @@ async fn an_older_schema_is_migrated_at_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(v, schema::known_version());
-    assert_eq!(v, 2);
+    assert_eq!(v, 3);
 }
 
 /// Counts straight from the tables, to check the writer's published depths against.
