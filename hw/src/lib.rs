@@ -72,7 +72,8 @@ pub use config::{DeviceSelector, FlowControl, IncomingMode, ModemConfig, ReportM
 pub use metrics::{MetricsSnapshot, ModemMetrics};
 pub use modem::{
     Commit, Identity, IncomingSms, LinkState, ModemEvent, ModemHandle, ModemStatus, OutgoingSms,
-    ProbeReport, ReceiptEvent, SendError, SendReceipt, SimProblem, receipt_state, spawn,
+    ProbeReport, ReceiptEvent, SendError, SendReceipt, SimProblem, TpduReceipt, describe_result,
+    receipt_state, spawn,
 };
 pub use pool::{MemberConfig, ModemPool, PoolError, PoolPolicy, PoolReceipt};
 
