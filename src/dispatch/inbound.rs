@@ -232,7 +232,8 @@ impl CarrierInbound {
 
     /// Commits a modem's status report through the receipt writer, like an SMPP receipt. The status keeps
     /// the report as the network gave it: `stat` the SMPP code its TP-ST maps to, `err` TP-ST itself
-    /// (`0x46`), `done_date` TP-DT, `raw` the modem, TP-MR, TP-RA and TP-ST's meaning.
+    /// (`0x46`), `done_date` TP-DT as `YYMMDDhhmmss` (like a receipt's `done date:`), `raw` the modem, TP-MR,
+    /// TP-RA and TP-ST's meaning.
     pub async fn modem_receipt(&self, r: &ReceiptEvent) -> Result<ReceiptMatch, StoreError> {
         let state = receipt_state(Some(r.state.name()), r.state.is_final());
         let receipt = Receipt {
@@ -241,7 +242,13 @@ impl CarrierInbound {
                 stat: Some(lossy(r.state.stat_text())),
                 err: Some(format!("{:#04x}", r.status.0)),
                 network_error_code: None,
-                done_date: Some(r.discharge_time.to_iso8601()),
+                done_date: Some({
+                    let t = &r.discharge_time;
+                    format!(
+                        "{:02}{:02}{:02}{:02}{:02}{:02}",
+                        t.year, t.month, t.day, t.hour, t.minute, t.second
+                    )
+                }),
                 raw: Some(format!(
                     "modem {} TP-MR {} TP-RA {} TP-ST {:#04x} ({})",
                     r.modem,

@@ -145,6 +145,8 @@ pub struct SentSms {
     pub concat: Option<ConcatInfo>,
     /// The service-centre address in front of the TPDU (`None`: empty, the SIM's).
     pub smsc: Option<String>,
+    /// When the simulator accepted it.
+    pub at: tokio::time::Instant,
 }
 
 /// One message in the SIM store.
@@ -957,6 +959,7 @@ fn answer_body(st: &mut State, body: &[u8]) -> (Reply, Option<(Duration, u8, Add
         text: submit.tp_ud.text(submit.tp_dcs),
         concat: submit.tp_ud.header.as_ref().and_then(|h| h.concat()),
         smsc: sca.as_ref().map(Address::display),
+        at: tokio::time::Instant::now(),
         submit,
     });
     (Reply::info(vec![format!("+CMGS: {mr}")]), report)
