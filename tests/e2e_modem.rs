@@ -245,14 +245,12 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
         },
         ..SimConfig::default()
     });
-    let mut gw = start(&config_text(
-        dir.path(),
-        &sim.path(),
-        "{ per_second = 1000 }",
-        "",
-        "",
-    ))
-    .await;
+    let metrics_port = free_port();
+    let text = config_text(dir.path(), &sim.path(), "{ per_second = 1000 }", "", "").replace(
+        "[metrics]\nenabled = false",
+        &format!("[metrics]\nenabled = true\nlisten = \"127.0.0.1:{metrics_port}\""),
+    );
+    let mut gw = start(&text).await;
     let link = gw.wait_link("gsm", "READY").await;
     assert!(link.detail.contains("SIMNET"), "{link:?}");
 
@@ -354,7 +352,49 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
     }
     // Stored status reports (+CDSI) are deleted from the SIM once committed.
     assert!(eventually(|| sim.stored().is_empty()).await, "{:?}", sim.stored());
+
+    // Metrics: the carrier's segment counters, and the modem's own with its link name.
+    let body = scrape(metrics_port).await;
+    let value = |name: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {body}"))
+    };
+    assert_eq!(value("smsbridge_segments_submitted_total{carrier=\"gsm\"}"), 6.0);
+    assert_eq!(value("smsbridge_segments_accepted_total{carrier=\"gsm\"}"), 6.0);
+    assert_eq!(value("smsbridge_segments_delivered_total{carrier=\"gsm\"}"), 6.0);
+    let modem = "{carrier=\"gsm\",link=\"modem0\"}";
+    assert_eq!(value(&format!("smsbridge_modem_segments_total{modem}")), 6.0);
+    assert_eq!(value(&format!("smsbridge_modem_reports_total{modem}")), 6.0);
+    assert_eq!(value(&format!("smsbridge_modem_up{modem}")), 1.0);
+    assert_eq!(value(&format!("smsbridge_modem_rssi{modem}")), 21.0);
     gw.stop().await;
+}
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// One `GET /metrics` on loopback.
+async fn scrape(port: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::time::timeout(WAIT, async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect to metrics");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    })
+    .await
+    .expect("scrape in time")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -336,6 +336,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     let mut smpp_links: Vec<SmppLink> = Vec::new();
     let mut modem_tasks: Vec<JoinHandle<()>> = Vec::new();
     let mut modem_event_tasks: Vec<JoinHandle<()>> = Vec::new();
+    let mut modem_metrics = Vec::new();
     let mut entries: Vec<LinkEntry> = Vec::new();
     let mut dispatchers: Vec<Dispatcher> = Vec::new();
     let mut expiries: Vec<JoinHandle<()>> = Vec::new();
@@ -398,6 +399,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
                     handle.clone(),
                     limiters.modem(&carrier.id, index).cloned(),
                 ));
+                modem_metrics.push((carrier.id.to_string(), name.clone(), handle.clone()));
                 entries.push(LinkEntry {
                     carrier: carrier.id.clone(),
                     name,
@@ -429,6 +431,10 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
             ));
             longest_modem.push(carrier_longest_modem);
         }
+    }
+    if !modem_metrics.is_empty() {
+        modem::ModemCollector::register(metrics.registry(), modem_metrics)
+            .map_err(|e| GatewayError::Links(format!("metrics: {e}")))?;
     }
     // A submit waits for its response at most the response timeout once written; allow as long again for
     // the time it may queue in front of a link that is reconnecting. A modem's send may take longer: its

@@ -8,12 +8,15 @@
 //! confirmed here only after the store committed them (then the SIM copy is deleted, or `+CNMA` sent).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use prometheus::core::{Collector, Desc};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry, proto};
+
 use smsbridge_hw::{
-    DeviceSelector, IncomingMode, LinkState, ModemConfig, ModemEvent, ModemStatus, ReportMode,
-    SendError, TpduReceipt, describe_result,
+    DeviceSelector, IncomingMode, LinkState, MetricsSnapshot, ModemConfig, ModemEvent, ModemHandle,
+    ModemStatus, ReportMode, SendError, TpduReceipt, describe_result,
 };
 use smsbridge_protocol::at::CommandKind;
 use tokio::sync::mpsc;
@@ -239,6 +242,143 @@ pub async fn run_events(
                 }
             }
         }
+    }
+}
+
+/// The driver's per-modem counters and gauges as Prometheus metrics with `carrier` and `link` labels, read
+/// at scrape time (`smsbridge_modem_*`, next to the per-carrier `smsbridge_segments_*` the dispatcher
+/// counts for every link).
+pub struct ModemCollector {
+    modems: Vec<(String, String, ModemHandle)>,
+    gauges: Vec<(IntGaugeVec, fn(&MetricsSnapshot, &ModemHandle) -> i64)>,
+    counters: Vec<(IntCounterVec, fn(&MetricsSnapshot) -> u64)>,
+    /// Serializes refreshes, so two scrapes at once do not add a counter's increase twice.
+    refresh: Mutex<()>,
+}
+
+impl ModemCollector {
+    /// Registers the metrics of `modems` (carrier, link name, handle) into `registry`.
+    pub fn register(
+        registry: &Registry,
+        modems: Vec<(String, String, ModemHandle)>,
+    ) -> prometheus::Result<()> {
+        let labels = &["carrier", "link"];
+        let gauge = |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), labels);
+        let counter = |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), labels);
+        let gauges: Vec<(IntGaugeVec, fn(&MetricsSnapshot, &ModemHandle) -> i64)> = vec![
+            (
+                gauge(
+                    "smsbridge_modem_up",
+                    "1 while the modem is ready and registered on a network",
+                )?,
+                |_, h| i64::from(h.is_healthy()),
+            ),
+            (
+                gauge(
+                    "smsbridge_modem_rssi",
+                    "+CSQ rssi of the last health poll (0-31, 99 unknown)",
+                )?,
+                |m, _| m.rssi,
+            ),
+            (
+                gauge(
+                    "smsbridge_modem_registration",
+                    "+CREG stat of the last health poll (1 home, 5 roaming, -1 unknown)",
+                )?,
+                |m, _| m.registration,
+            ),
+        ];
+        let counters: Vec<(IntCounterVec, fn(&MetricsSnapshot) -> u64)> = vec![
+            (
+                counter(
+                    "smsbridge_modem_segments_total",
+                    "SMS-SUBMITs the network accepted (+CMGS: <mr>)",
+                )?,
+                |m| m.segments,
+            ),
+            (
+                counter(
+                    "smsbridge_modem_send_errors_total",
+                    "Sends that failed after the driver's retries",
+                )?,
+                |m| m.send_errors,
+            ),
+            (
+                counter(
+                    "smsbridge_modem_send_retries_total",
+                    "Retries of a segment after a transient error",
+                )?,
+                |m| m.send_retries,
+            ),
+            (
+                counter(
+                    "smsbridge_modem_errors_total",
+                    "Commands that failed or timed out, and other link errors",
+                )?,
+                |m| m.errors,
+            ),
+            (
+                counter(
+                    "smsbridge_modem_resets_total",
+                    "Reset sequences run on a silent modem",
+                )?,
+                |m| m.resets,
+            ),
+            (
+                counter(
+                    "smsbridge_modem_reopens_total",
+                    "Times the device was reopened after it was lost",
+                )?,
+                |m| m.reopens,
+            ),
+            (
+                counter(
+                    "smsbridge_modem_received_total",
+                    "Messages received (a concatenated message counts once)",
+                )?,
+                |m| m.received,
+            ),
+            (
+                counter("smsbridge_modem_reports_total", "Status reports received")?,
+                |m| m.reports,
+            ),
+        ];
+        registry.register(Box::new(ModemCollector {
+            modems,
+            gauges,
+            counters,
+            refresh: Mutex::new(()),
+        }))
+    }
+}
+
+impl Collector for ModemCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        let gauges = self.gauges.iter().flat_map(|(g, _)| g.desc());
+        let counters = self.counters.iter().flat_map(|(c, _)| c.desc());
+        gauges.chain(counters).collect()
+    }
+
+    fn collect(&self) -> Vec<proto::MetricFamily> {
+        let _one_at_a_time = self.refresh.lock().unwrap_or_else(|p| p.into_inner());
+        for (carrier, link, handle) in &self.modems {
+            let snapshot = handle.metrics();
+            let labels = [carrier.as_str(), link.as_str()];
+            for (g, read) in &self.gauges {
+                g.with_label_values(&labels).set(read(&snapshot, handle));
+            }
+            for (c, read) in &self.counters {
+                let c = c.with_label_values(&labels);
+                let now = read(&snapshot);
+                let shown = c.get();
+                if now > shown {
+                    c.inc_by(now - shown);
+                }
+            }
+        }
+        let gauges = self.gauges.iter().flat_map(|(g, _)| g.collect());
+        let counters = self.counters.iter().flat_map(|(c, _)| c.collect());
+        gauges.chain(counters).collect()
     }
 }
 
