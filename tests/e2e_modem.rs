@@ -133,7 +133,10 @@ impl Running {
             if let Some(l) = l.as_ref().filter(|l| l.state == state) {
                 return l.clone();
             }
-            assert!(Instant::now() < deadline, "modem0 of {carrier} not {state}: {l:?}");
+            assert!(
+                Instant::now() < deadline,
+                "modem0 of {carrier} not {state}: {l:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -286,7 +289,11 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
             assert_eq!(status.stat.as_deref(), Some("DELIVRD"));
             assert_eq!(status.err.as_deref(), Some("0x00"));
             assert!(
-                status.raw.as_deref().unwrap_or_default().contains("TP-ST 0x00"),
+                status
+                    .raw
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("TP-ST 0x00"),
                 "{status:?}"
             );
         }
@@ -308,7 +315,10 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
             }
         }
         // Every part has the same reference; the texts in part order make the message.
-        let refs: Vec<u16> = sent.iter().filter_map(|s| s.concat.map(|c| c.reference)).collect();
+        let refs: Vec<u16> = sent
+            .iter()
+            .filter_map(|s| s.concat.map(|c| c.reference))
+            .collect();
         assert!(refs.windows(2).all(|w| w[0] == w[1]), "{to}: {refs:?}");
         let mut by_number: Vec<(u8, String)> = sent
             .iter()
@@ -351,7 +361,11 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
         );
     }
     // Stored status reports (+CDSI) are deleted from the SIM once committed.
-    assert!(eventually(|| sim.stored().is_empty()).await, "{:?}", sim.stored());
+    assert!(
+        eventually(|| sim.stored().is_empty()).await,
+        "{:?}",
+        sim.stored()
+    );
 
     // Metrics: the carrier's segment counters, and the modem's own with its link name.
     let body = scrape(metrics_port).await;
@@ -362,11 +376,23 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} missing in {body}"))
     };
-    assert_eq!(value("smsbridge_segments_submitted_total{carrier=\"gsm\"}"), 6.0);
-    assert_eq!(value("smsbridge_segments_accepted_total{carrier=\"gsm\"}"), 6.0);
-    assert_eq!(value("smsbridge_segments_delivered_total{carrier=\"gsm\"}"), 6.0);
+    assert_eq!(
+        value("smsbridge_segments_submitted_total{carrier=\"gsm\"}"),
+        6.0
+    );
+    assert_eq!(
+        value("smsbridge_segments_accepted_total{carrier=\"gsm\"}"),
+        6.0
+    );
+    assert_eq!(
+        value("smsbridge_segments_delivered_total{carrier=\"gsm\"}"),
+        6.0
+    );
     let modem = "{carrier=\"gsm\",link=\"modem0\"}";
-    assert_eq!(value(&format!("smsbridge_modem_segments_total{modem}")), 6.0);
+    assert_eq!(
+        value(&format!("smsbridge_modem_segments_total{modem}")),
+        6.0
+    );
     assert_eq!(value(&format!("smsbridge_modem_reports_total{modem}")), 6.0);
     assert_eq!(value(&format!("smsbridge_modem_up{modem}")), 1.0);
     assert_eq!(value(&format!("smsbridge_modem_rssi{modem}")), 21.0);
@@ -437,7 +463,11 @@ async fn mo_single_and_concatenated_reach_stream_events_and_leave_the_sim() {
         "the three parts come back as one text"
     );
     // Deleted from the SIM only after the commit (the events above are the commit).
-    assert!(eventually(|| sim.stored().is_empty()).await, "{:?}", sim.stored());
+    assert!(
+        eventually(|| sim.stored().is_empty()).await,
+        "{:?}",
+        sim.stored()
+    );
     assert_eq!(sim.count_commands("+CMGD="), 4, "{:?}", sim.commands());
     gw.stop().await;
 }
@@ -495,13 +525,20 @@ async fn send_n_and_time_them(gw: &mut Running, sim: &SimHandle, n: usize) -> Ve
 fn assert_paced(at: &[Instant], rate: f64) {
     let span = at[at.len() - 1] - at[0];
     let least = Duration::from_secs_f64((at.len() - 1) as f64 / rate * 0.9);
-    assert!(span >= least, "{} sends in {span:?}, expected at least {least:?}", at.len());
+    assert!(
+        span >= least,
+        "{} sends in {span:?}, expected at least {least:?}",
+        at.len()
+    );
     for (i, t) in at.iter().enumerate() {
         let in_window = at[i..]
             .iter()
             .take_while(|u| **u - *t < Duration::from_secs(1))
             .count();
-        assert!(in_window as f64 <= 1.0 + rate, "{in_window} sends within one second");
+        assert!(
+            in_window as f64 <= 1.0 + rate,
+            "{in_window} sends within one second"
+        );
     }
 }
 
@@ -590,7 +627,10 @@ default_sender = "SMSBRIDGE"
     let link = gw.wait_link("gsm", "NO_NETWORK").await;
     assert_eq!(link.detail, "+CREG stat 2");
     let r = gw.submit("+4915100000020", "around the modem").await;
-    assert_eq!(r.carrier, "backup", "routed around the modem without network");
+    assert_eq!(
+        r.carrier, "backup",
+        "routed around the modem without network"
+    );
     let m = gw.wait_final(&r.message_id).await;
     assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
     assert!(sim.sent().is_empty());

@@ -399,7 +399,9 @@ fn ucs2_part(to: &str, text: &str, number: u8, report: bool) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_made_tpdus_go_out_as_built_and_get_their_reports() {
-    let mut r = rig_with(SimConfig::default(), |c| c.smsc = Some("+46700000000".into()));
+    let mut r = rig_with(SimConfig::default(), |c| {
+        c.smsc = Some("+46700000000".into())
+    });
     r.ready().await;
     r.sim.set_report(Duration::from_millis(100), 0x00);
     let mut mrs = Vec::new();
@@ -409,7 +411,10 @@ async fn ready_made_tpdus_go_out_as_built_and_get_their_reports() {
             .send_tpdu(ucs2_part("+46701234567", text, number, true))
             .await
             .unwrap_or_else(|e| panic!("send_tpdu: {e}"));
-        assert_eq!((sent.modem.as_str(), sent.recipient.as_str()), ("m1", "+46701234567"));
+        assert_eq!(
+            (sent.modem.as_str(), sent.recipient.as_str()),
+            ("m1", "+46701234567")
+        );
         assert_eq!(sent.retries, 0);
         mrs.push(sent.tp_mr);
     }
@@ -418,7 +423,10 @@ async fn ready_made_tpdus_go_out_as_built_and_get_their_reports() {
     for (i, s) in on_air.iter().enumerate() {
         // The UDH, data coding and TP-SRR the caller chose; the SCA from the config.
         let c = s.concat.unwrap_or_else(|| panic!("part {i} without UDH"));
-        assert_eq!((c.reference, c.parts, usize::from(c.number)), (0x42, 2, i + 1));
+        assert_eq!(
+            (c.reference, c.parts, usize::from(c.number)),
+            (0x42, 2, i + 1)
+        );
         assert_eq!(s.submit.tp_dcs.0, 0x08);
         assert!(s.submit.tp_srr);
         assert_eq!(s.smsc.as_deref(), Some("+46700000000"));

@@ -245,13 +245,18 @@ pub async fn run_events(
     }
 }
 
+/// Reads a gauge's value of one modem.
+type ReadGauge = fn(&MetricsSnapshot, &ModemHandle) -> i64;
+/// Reads a counter's value of one modem.
+type ReadCounter = fn(&MetricsSnapshot) -> u64;
+
 /// The driver's per-modem counters and gauges as Prometheus metrics with `carrier` and `link` labels, read
 /// at scrape time (`smsbridge_modem_*`, next to the per-carrier `smsbridge_segments_*` the dispatcher
 /// counts for every link).
 pub struct ModemCollector {
     modems: Vec<(String, String, ModemHandle)>,
-    gauges: Vec<(IntGaugeVec, fn(&MetricsSnapshot, &ModemHandle) -> i64)>,
-    counters: Vec<(IntCounterVec, fn(&MetricsSnapshot) -> u64)>,
+    gauges: Vec<(IntGaugeVec, ReadGauge)>,
+    counters: Vec<(IntCounterVec, ReadCounter)>,
     /// Serializes refreshes, so two scrapes at once do not add a counter's increase twice.
     refresh: Mutex<()>,
 }
@@ -265,7 +270,7 @@ impl ModemCollector {
         let labels = &["carrier", "link"];
         let gauge = |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), labels);
         let counter = |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), labels);
-        let gauges: Vec<(IntGaugeVec, fn(&MetricsSnapshot, &ModemHandle) -> i64)> = vec![
+        let gauges: Vec<(IntGaugeVec, ReadGauge)> = vec![
             (
                 gauge(
                     "smsbridge_modem_up",
@@ -288,7 +293,7 @@ impl ModemCollector {
                 |m, _| m.registration,
             ),
         ];
-        let counters: Vec<(IntCounterVec, fn(&MetricsSnapshot) -> u64)> = vec![
+        let counters: Vec<(IntCounterVec, ReadCounter)> = vec![
             (
                 counter(
                     "smsbridge_modem_segments_total",
@@ -481,10 +486,7 @@ mod tests {
         s.state = LinkState::SimError(smsbridge_hw::SimProblem::PinRequired);
         assert_eq!(
             state_name(&s),
-            (
-                "SIM_ERROR",
-                "SIM PIN required and no PIN configured".into()
-            )
+            ("SIM_ERROR", "SIM PIN required and no PIN configured".into())
         );
     }
 }

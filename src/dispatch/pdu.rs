@@ -279,8 +279,16 @@ mod tests {
         let s = decoded(&submit_tpdu(&d).expect("buildable"));
         assert!(!s.tp_srr);
         assert_eq!(s.tp_dcs, Dcs(0x08));
-        let concat = s.tp_ud.header.as_ref().and_then(Udh::concat).expect("concat");
-        assert_eq!((concat.reference, concat.parts, concat.number), (0x2A, 2, 1));
+        let concat = s
+            .tp_ud
+            .header
+            .as_ref()
+            .and_then(Udh::concat)
+            .expect("concat");
+        assert_eq!(
+            (concat.reference, concat.parts, concat.number),
+            (0x2A, 2, 1)
+        );
         assert_eq!(s.tp_ud.text(s.tp_dcs).as_deref(), Some("жA"));
     }
 
@@ -289,7 +297,12 @@ mod tests {
         let mut payload = vec![0x05, 0x00, 0x03, 0x07, 0x03, 0x03];
         payload.extend_from_slice(b"tail");
         let s = decoded(&submit_tpdu(&dispatch(payload, 3, "gsm7")).expect("buildable"));
-        let concat = s.tp_ud.header.as_ref().and_then(Udh::concat).expect("concat");
+        let concat = s
+            .tp_ud
+            .header
+            .as_ref()
+            .and_then(Udh::concat)
+            .expect("concat");
         assert_eq!((concat.parts, concat.number), (3, 3));
         assert_eq!(s.tp_ud.text(s.tp_dcs).as_deref(), Some("tail"));
     }

@@ -29,7 +29,8 @@ use crate::session::{Answer, Session, SessionError};
 
 use super::{
     Commit, Ctx, Identity, IncomingSms, LinkFault, LinkState, ModemEvent, OutgoingSms, ProbeReport,
-    ReceiptEvent, Request, SendError, SendReceipt, SimProblem, TpduReceipt, receipt_state, split_imsi,
+    ReceiptEvent, Request, SendError, SendReceipt, SimProblem, TpduReceipt, receipt_state,
+    split_imsi,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
