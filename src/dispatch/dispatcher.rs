@@ -683,4 +683,85 @@ mod tests {
         assert_eq!(metrics.throttles.with_label_values(&label).get(), 3);
         assert_eq!(metrics.unknown.with_label_values(&label).get(), 2);
     }
+
+    #[test]
+    fn modem_outcomes_become_store_outcomes() {
+        let metrics = GatewayMetrics::new().expect("metrics");
+        let retry = RetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            multiplier: 2.0,
+            max_attempts: Some(3),
+        };
+        let now = UnixMs(1_000_000);
+        let label = ["gsm"];
+        let run = |m: ModemOutcome, attempt: u32| {
+            outcome(
+                &completion(SubmitResult::Modem(m), attempt),
+                now,
+                // Would strip zeros and fold case of an SMSC's id; a modem's id is ours and kept as it is.
+                MessageIdFormat::Hex,
+                &retry,
+                &metrics,
+                &label,
+            )
+        };
+        assert_eq!(
+            run(
+                ModemOutcome::Accepted {
+                    carrier_message_id: "GSM/modem0:7:0112345678".into()
+                },
+                1
+            ),
+            Outcome::Submitted {
+                carrier_message_id: "GSM/modem0:7:0112345678".into()
+            }
+        );
+        let reason =
+            || "modem answered +CMS ERROR: 21 (short message transfer rejected)".to_owned();
+        assert_eq!(
+            run(ModemOutcome::Rejected { reason: reason() }, 1),
+            Outcome::Permanent {
+                status: PermanentStatus::Rejected,
+                reason: reason()
+            }
+        );
+        assert!(matches!(
+            run(ModemOutcome::Failed { reason: "x".into() }, 1),
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                ..
+            }
+        ));
+        // Transient: the carrier's backoff, then given up after the last attempt.
+        assert!(
+            matches!(run(ModemOutcome::Transient { reason: "busy".into() }, 1),
+            Outcome::Transient { retry_at, .. } if retry_at == now.plus_ms(1_000))
+        );
+        assert!(matches!(
+            run(
+                ModemOutcome::Transient {
+                    reason: "busy".into()
+                },
+                3
+            ),
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            run(ModemOutcome::Unknown { reason: "x".into() }, 1),
+            Outcome::Unknown { .. }
+        ));
+        // Never written: back to the queue now, whatever the attempt count.
+        assert!(matches!(
+            run(ModemOutcome::NotSent { reason: "not ready".into() }, 9),
+            Outcome::Transient { retry_at, .. } if retry_at == now
+        ));
+        assert_eq!(metrics.accepted.with_label_values(&label).get(), 1);
+        assert_eq!(metrics.failed.with_label_values(&label).get(), 3);
+        assert_eq!(metrics.throttles.with_label_values(&label).get(), 2);
+        assert_eq!(metrics.unknown.with_label_values(&label).get(), 1);
+    }
 }

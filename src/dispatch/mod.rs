@@ -389,9 +389,8 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
                 let mc = modem::hw_config(carrier, index, c).map_err(GatewayError::Links)?;
                 carrier_longest_modem = carrier_longest_modem.max(modem::longest_send(&mc));
                 let name = modem::link_name(index);
-                if let Some(number) = &c.number {
-                    numbers.insert(mc.name.clone(), number.clone());
-                }
+                // The `to` of its MO messages: the SIM's number, else the link's name.
+                numbers.insert(mc.name.clone(), c.number.clone().unwrap_or(name.clone()));
                 let (handle, task) =
                     smsbridge_hw::spawn(mc, events_tx.clone(), links_cancel.clone());
                 dlinks.push(DispatchLink::modem(

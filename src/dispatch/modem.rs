@@ -219,7 +219,8 @@ pub fn state_name(s: &ModemStatus) -> (&'static str, String) {
 /// confirmed: the modem keeps it (on the SIM, or unacknowledged so the network sends it again) and hands
 /// it up again later.
 ///
-/// `numbers` gives, by driver name, the `to` of MO messages (the SIM's number when configured).
+/// `numbers` gives, by driver name, the `to` of MO messages (the SIM's number when configured, else the
+/// link's name).
 pub async fn run_events(
     mut events: mpsc::Receiver<ModemEvent>,
     inbound: Arc<CarrierInbound>,

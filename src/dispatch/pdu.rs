@@ -136,7 +136,8 @@ fn tp_dcs(dc: DataCoding) -> Result<Dcs, BuildError> {
 
 /// The SMS-SUBMIT TPDU (without service-centre address) that sends one leased segment through a GSM modem:
 /// the stored UDH (concatenated segments only) and user data, the TP-DCS of its data coding, TP-SRR when a
-/// receipt is wanted. TP-MR is 0: the modem assigns its own and answers it in `+CMGS: <mr>`.
+/// receipt is wanted. TP-MR is 0: the modem assigns its own and answers it in `+CMGS: <mr>`. There is no
+/// sender field: the network sends it from the SIM's number, whatever the message's `from`.
 pub fn submit_tpdu(d: &Dispatch) -> Result<Vec<u8>, BuildError> {
     let dest = sms::Address::parse(&d.to);
     if dest.ton != sms::Ton::International {
