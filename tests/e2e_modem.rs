@@ -521,7 +521,8 @@ async fn send_n_and_time_them(gw: &mut Running, sim: &SimHandle, n: usize) -> Ve
 }
 
 /// Burst 1 then `rate` per second: `n` sends span at least (n - 1) / rate seconds (less a little for the
-/// timer), and no second holds more than burst + rate.
+/// timer), and no second holds more than burst + rate, plus one whose send was held up behind its token
+/// by a slow answer from the modem.
 fn assert_paced(at: &[Instant], rate: f64) {
     let span = at[at.len() - 1] - at[0];
     let least = Duration::from_secs_f64((at.len() - 1) as f64 / rate * 0.9);
@@ -536,7 +537,7 @@ fn assert_paced(at: &[Instant], rate: f64) {
             .take_while(|u| **u - *t < Duration::from_secs(1))
             .count();
         assert!(
-            in_window as f64 <= 1.0 + rate,
+            in_window as f64 <= 2.0 + rate,
             "{in_window} sends within one second"
         );
     }
