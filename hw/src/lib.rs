@@ -12,6 +12,10 @@
 
 //! # How the gateway uses it
 //!
+//! The gateway plans and segments messages itself and hands each segment to a modem as a ready-made
+//! SMS-SUBMIT with [`ModemHandle::send_tpdu`]; [`ModemHandle::send`] and the pool plan whole texts, as
+//! below, for callers that do not.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use smsbridge_hw::{
