@@ -506,6 +506,24 @@ fn cases() -> Vec<Case> {
             "must start with '+'",
         ),
         case(
+            "modem unknown key",
+            BASE.replace(
+                "#CARRIER_B",
+                "[[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\nbaud = 9600",
+            ),
+            "carriers[1].modem[0].baud",
+            "unknown key `baud`",
+        ),
+        case(
+            "modem bad number",
+            BASE.replace(
+                "#CARRIER_B",
+                "[[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\nnumber = \"0151 000\"",
+            ),
+            "carriers[1].modem[0].number",
+            "expected an E.164 number",
+        ),
+        case(
             "modem flow control",
             BASE.replace(
                 "#CARRIER_B",

@@ -524,6 +524,10 @@ pub struct ModemLinkConfig {
     /// SMSC address to use instead of the SIM's (E.164, `+` and digits).
     #[serde(default)]
     pub smsc: Option<String>,
+    /// The SIM's own number (E.164): the `to` of MO messages received on this modem. Without it, their `to`
+    /// is the link's name (`modem0`).
+    #[serde(default)]
+    pub number: Option<String>,
     /// A limit for this modem alone, on top of the carrier's.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
@@ -1031,6 +1035,7 @@ impl fmt::Debug for ModemLinkConfig {
             .field("pin", &redacted(&self.pin))
             .field("pin_env", &self.pin_env)
             .field("smsc", &self.smsc)
+            .field("number", &self.number)
             .field("rate_limit", &self.rate_limit)
             .field("cnma", &self.cnma)
             .finish()

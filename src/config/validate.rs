@@ -440,6 +440,14 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
                     );
                 }
             }
+            if let Some(number) = &modem.number {
+                if let Err(e) = parse_destination(number) {
+                    v.push(
+                        format!("{base}.number"),
+                        format!("expected an E.164 number: {e}"),
+                    );
+                }
+            }
             if let Some(rate) = &modem.rate_limit {
                 check_rate(&mut v, &format!("{base}.rate_limit"), rate);
             }
