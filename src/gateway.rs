@@ -24,7 +24,7 @@ use crate::api::{
 use crate::config::{self, Config, StoreEngine};
 use crate::model::{CarrierId, Priority, UnixMs};
 use crate::router::{self, Router, SenderError};
-use crate::store::{SqliteConfig, Store, StoreError};
+use crate::store::{RetentionPolicy, SqliteConfig, Store, StoreError};
 
 /// How often messages whose validity ran out in the queue are expired.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
@@ -252,6 +252,10 @@ pub async fn open_store(config: &Config) -> Result<Store, GatewayError> {
                 .unwrap_or(1)
                 .max(1);
             settings.max_wait = sqlite.group_commit_max_wait;
+            settings.retention = retention_policy(&config.store.retention);
+            settings.held_receipt_ttl_ms =
+                i64::try_from(config.store.retention.unmatched_receipts.as_millis())
+                    .unwrap_or(i64::MAX);
             if let Some(dir) = sqlite.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| GatewayError::Store {
                     path: sqlite.path.display().to_string(),
@@ -270,6 +274,15 @@ pub async fn open_store(config: &Config) -> Result<Store, GatewayError> {
                 })
         }
         StoreEngine::Nats => Err(GatewayError::EngineUnavailable),
+    }
+}
+
+/// The store's retention policy from `[store.retention]` (keeps everything when it is disabled).
+pub fn retention_policy(r: &config::RetentionConfig) -> RetentionPolicy {
+    RetentionPolicy {
+        keep_finished: r.enabled.then_some(r.keep_finished),
+        keep_events: r.enabled.then_some(r.keep_events),
+        chunk_rows: usize::try_from(r.chunk_rows).unwrap_or(5_000).max(1),
     }
 }
 
@@ -369,10 +382,21 @@ impl Gateway {
             components.store.clone(),
             components.shutdown.clone(),
         ));
+        let retention = &components.config.store.retention;
+        let prune = retention.enabled.then(|| {
+            tokio::spawn(prune_loop(
+                components.store.clone(),
+                retention.interval,
+                components.shutdown.clone(),
+            ))
+        });
         let served = api.serve(listener, components.shutdown.clone()).await;
         // If the API failed on its own, take the rest down with it.
         components.shutdown.cancel();
         let _ = expiry.await;
+        if let Some(prune) = prune {
+            let _ = prune.await;
+        }
         let links_result = match links.task {
             Some(task) => match task.await {
                 Ok(result) => result.map_err(GatewayError::Links),
@@ -399,6 +423,33 @@ async fn expire_loop(store: Store, shutdown: CancellationToken) {
                     if matches!(err, StoreError::Closed) {
                         return;
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Deletes what the retention policy no longer keeps, every `every`, until shutdown. Each prune deletes in
+/// chunks, one writer request each, so submits interleave with it.
+async fn prune_loop(store: Store, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                match store.prune(UnixMs::now()).await {
+                    Ok(r) if r.rows() == 0 => {}
+                    Ok(r) => tracing::info!(
+                        messages = r.messages,
+                        segments = r.segments,
+                        carrier_ids = r.carrier_ids,
+                        events = r.events,
+                        more = r.more,
+                        "retention pruned finished messages and old events"
+                    ),
+                    Err(StoreError::Closed) => return,
+                    Err(err) => tracing::warn!(error = %err, "retention prune failed"),
                 }
             }
         }

@@ -355,6 +355,18 @@ fn serve(config_path: &Path) -> anyhow::Result<u8> {
                 carrier.id, link.host, link.port, link.binds, carrier.rate_limit.per_second
             );
         }
+        for (index, modem) in carrier.modem.iter().enumerate() {
+            let found_by = match (&modem.device, &modem.imei, &modem.iccid) {
+                (Some(device), _, _) => device.display().to_string(),
+                (_, Some(imei), _) => format!("IMEI {imei}"),
+                (_, _, Some(iccid)) => format!("ICCID {iccid}"),
+                _ => String::new(),
+            };
+            eprintln!(
+                "smsbridge: carrier {}: GSM modem{index} at {found_by}, {}/s",
+                carrier.id, carrier.rate_limit.per_second
+            );
+        }
     }
     if config.metrics.enabled {
         eprintln!(

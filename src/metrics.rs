@@ -59,6 +59,8 @@ pub struct GatewayMetrics {
     pub receipt_latency: HistogramVec,
     /// API calls refused for a missing or wrong token.
     pub api_auth_failures: IntCounter,
+    /// Rows deleted by the store's retention (refreshed at scrape).
+    pub store_pruned_rows: IntCounter,
 }
 
 impl GatewayMetrics {
@@ -99,6 +101,11 @@ impl GatewayMetrics {
             "API calls refused for a missing or wrong token",
         )?;
         registry.register(Box::new(api_auth_failures.clone()))?;
+        let store_pruned_rows = IntCounter::new(
+            "smsbridge_store_pruned_rows_total",
+            "Rows (messages, segments, carrier id mappings, events) deleted by retention",
+        )?;
+        registry.register(Box::new(store_pruned_rows.clone()))?;
         Ok(GatewayMetrics {
             submitted: c(
                 "smsbridge_segments_submitted_total",
@@ -136,6 +143,7 @@ impl GatewayMetrics {
             receipts,
             queue,
             api_auth_failures,
+            store_pruned_rows,
             registry,
         })
     }
@@ -162,6 +170,11 @@ impl GatewayMetrics {
         let seen = self.api_auth_failures.get();
         if failures > seen {
             self.api_auth_failures.inc_by(failures - seen);
+        }
+        let pruned = store.counters().pruned_rows;
+        let counted = self.store_pruned_rows.get();
+        if pruned > counted {
+            self.store_pruned_rows.inc_by(pruned - counted);
         }
         let mut out = Vec::new();
         let encoder = TextEncoder::new();

@@ -14,7 +14,7 @@ use smsbridge::api::{
     Routing, ServeError,
 };
 use smsbridge::model::{CarrierId, CarrierStatus, MessageId, MessageState, MoMessage, UnixMs};
-use smsbridge::store::{Outcome, Receipt, Store};
+use smsbridge::store::{Outcome, Receipt, RetentionPolicy, SqliteConfig, Store};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -81,6 +81,11 @@ impl Gateway {
         let store = Store::open_sqlite(dir.join("smsbridge.db"))
             .await
             .expect("open the store");
+        Gateway::start_on(store).await
+    }
+
+    /// A server over `store`, opened by the test with the settings it needs.
+    async fn start_on(store: Store) -> Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
@@ -1202,4 +1207,79 @@ async fn a_client_that_stops_reading_does_not_hold_up_shutdown() {
     // The client keeps the stream open and reads nothing more; the server must still stop in time.
     gw.stop().await;
     drop(stream);
+}
+
+#[tokio::test]
+async fn retention_pruned_events_and_messages_answer_out_of_range_and_not_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_sqlite_with(SqliteConfig {
+        retention: RetentionPolicy {
+            keep_finished: Some(Duration::from_secs(60)),
+            keep_events: Some(Duration::from_secs(60)),
+            chunk_rows: 1_000,
+        },
+        ..SqliteConfig::new(dir.path().join("smsbridge.db"))
+    })
+    .await
+    .expect("open the store");
+    let gw = Gateway::start_on(store.clone()).await;
+    let mut client = gw.client().await;
+    let cancelled = submit(&mut client, uk("cancel me")).await.message_id;
+    client
+        .cancel(im(pb::CancelRequest {
+            message_id: cancelled.clone(),
+        }))
+        .await
+        .expect("cancel");
+    let queued = submit(&mut client, uk("still queued")).await.message_id;
+    let before = take(&mut open_stream(&mut client, 0, &[]).await, 5).await;
+    let last = before.last().expect("events").cursor;
+
+    // An hour later: every event is gone, and the cancelled (final) message; the queued one stays.
+    let report = store
+        .prune(UnixMs::now().plus_ms(3_600_000))
+        .await
+        .expect("prune");
+    assert_eq!((report.messages, report.events), (1, 5), "{report:?}");
+
+    let status = tokio::time::timeout(
+        WAIT,
+        open_stream(&mut client, before[0].cursor, &[])
+            .await
+            .message(),
+    )
+    .await
+    .expect("an answer in time")
+    .expect_err("a cursor before the pruned events is refused");
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(
+        status.message().contains(&format!("resume from is {last}")),
+        "names the oldest cursor: {}",
+        status.message()
+    );
+    // Resuming from that cursor, or from 0, works and follows live.
+    let mut resumed = open_stream(&mut client, last, &[]).await;
+    let mut from_start = open_stream(&mut client, 0, &[]).await;
+    let new = submit(&mut client, uk("after pruning")).await.message_id;
+    for stream in [&mut resumed, &mut from_start] {
+        let events = take(stream, 2).await;
+        assert!(events.iter().all(|e| e.cursor > last), "{events:?}");
+        assert_eq!(
+            states_of(&events, &new),
+            vec![pb::MessageState::Accepted, pb::MessageState::Queued]
+        );
+    }
+
+    let gone = client
+        .get_message(im(pb::GetMessageRequest {
+            message_id: cancelled.clone(),
+        }))
+        .await
+        .expect_err("pruned");
+    assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
+    assert_eq!(
+        pb::MessageState::try_from(get(&mut client, &queued).await.state),
+        Ok(pb::MessageState::Queued)
+    );
+    gw.stop().await;
 }

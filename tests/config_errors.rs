@@ -68,6 +68,26 @@ fn every_example_loads() {
 }
 
 #[test]
+fn cancel_sm_is_on_by_default_for_smpp_carriers_only() {
+    let config = Config::load(repo_file("config/examples/modem.toml")).expect("example is valid");
+    let by_id = |id: &str| {
+        config
+            .carriers
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap_or_else(|| panic!("carrier {id}"))
+    };
+    // `bulk` leaves supports_cancel out and has an SMPP link; `gsm` has modems only.
+    assert_eq!(by_id("bulk").supports_cancel, None);
+    assert!(by_id("bulk").cancel_sm());
+    assert!(!by_id("gsm").cancel_sm());
+    let off = Config::from_str(&with("#CARRIER_B", "supports_cancel = false"), "off.toml")
+        .expect("valid");
+    assert!(off.carriers[0].cancel_sm());
+    assert!(!off.carriers[1].cancel_sm());
+}
+
+#[test]
 fn example_secrets_are_reported_by_key() {
     let path = repo_file("config/examples/smpp-failover.toml");
     let config = Config::load(&path).expect("example is valid");
@@ -420,6 +440,21 @@ fn cases() -> Vec<Case> {
             "expected a number from 1 to 10, got 0.5",
         ),
         case(
+            "supports_cancel not a boolean",
+            with("#CARRIER_B", "supports_cancel = \"yes\""),
+            "carriers[1].supports_cancel",
+            "invalid type: string \"yes\", expected a boolean",
+        ),
+        case(
+            "supports_cancel without an SMPP link",
+            format!(
+                "{BASE}\n[[carriers]]\nid = \"gsm\"\nrate_limit = {{ per_second = 1 }}\nsupports_cancel = true\n\
+                 [[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\n"
+            ),
+            "carriers[2].supports_cancel",
+            "expected false or no value for a carrier without [[carriers.smpp]] links",
+        ),
+        case(
             "modem found two ways",
             with("#ROUTE", "").replace(
                 "#CARRIER_B",
@@ -469,6 +504,24 @@ fn cases() -> Vec<Case> {
             ),
             "carriers[1].modem[0].smsc",
             "must start with '+'",
+        ),
+        case(
+            "modem unknown key",
+            BASE.replace(
+                "#CARRIER_B",
+                "[[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\nbaud = 9600",
+            ),
+            "carriers[1].modem[0].baud",
+            "unknown key `baud`",
+        ),
+        case(
+            "modem bad number",
+            BASE.replace(
+                "#CARRIER_B",
+                "[[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\nnumber = \"0151 000\"",
+            ),
+            "carriers[1].modem[0].number",
+            "expected an E.164 number",
         ),
         case(
             "modem flow control",
@@ -618,6 +671,24 @@ fn cases() -> Vec<Case> {
             format!("[store.sqlite]\ngroup_commit_max_batch = 0\n{BASE}"),
             "store.sqlite.group_commit_max_batch",
             "expected an integer from 1 to 100000, got 0",
+        ),
+        case(
+            "retention too short",
+            format!("[store.retention]\nkeep_events = \"10s\"\n{BASE}"),
+            "store.retention.keep_events",
+            "expected a duration from 1m to 3650d, got 10s",
+        ),
+        case(
+            "retention chunk",
+            format!("[store.retention]\nchunk_rows = 10\n{BASE}"),
+            "store.retention.chunk_rows",
+            "expected an integer from 100 to 100000, got 10",
+        ),
+        case(
+            "retention unknown key",
+            format!("[store.retention]\nkeep_messages = \"7d\"\n{BASE}"),
+            "store.retention.keep_messages",
+            "unknown key `keep_messages`, expected one of `enabled`, `keep_finished`",
         ),
         case(
             "log level",

@@ -4,59 +4,30 @@
 //! Needs `node` and `npm ci` in tests/interop. Missing: the test fails when SMSBRIDGE_REQUIRE_INTEROP=1,
 //! otherwise it prints a skip notice and passes.
 
+mod common;
+
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::time::Duration;
 
-use futures::future::BoxFuture;
-use prometheus::Registry;
-use smsbridge::link::smpp::{
-    InboundHandler, InboundKind, InboundMessage, SmppLinkConfig, SmppMetrics, SubmitOutcome,
-    SubmitRequest, Verdict, spawn,
-};
+use common::{LIMIT, link_to_peer, listening_peer, missing, peer_line};
+use smsbridge::link::smpp::{InboundKind, SubmitOutcome, SubmitRequest};
 use smsbridge_protocol::smpp::SubmitSm;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-struct Collect(mpsc::UnboundedSender<InboundMessage>);
-
-impl InboundHandler for Collect {
-    fn handle(&self, msg: InboundMessage) -> BoxFuture<'static, Verdict> {
-        let _ = self.0.send(msg);
-        Box::pin(async { Verdict::Committed })
-    }
-}
-
-fn missing(what: &str) {
-    if std::env::var("SMSBRIDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1") {
-        panic!("interop peer missing: {what} (SMSBRIDGE_REQUIRE_INTEROP=1)");
-    }
-    eprintln!("SKIPPED: interop peer missing: {what}");
-}
 
 /// Waits for a JSON line from the peer matching `pred`.
 async fn event(
     lines: &mut mpsc::UnboundedReceiver<String>,
     pred: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let end = Instant::now() + LIMIT;
-    loop {
-        let line = tokio::time::timeout_at(end, lines.recv())
-            .await
-            .expect("peer event in time")
-            .expect("peer still running");
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-            && pred(&v)
-        {
-            return v;
-        }
-    }
+    peer_line(lines, "line", |line| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .filter(|v| pred(v))
+    })
+    .await
 }
 
 #[tokio::test]
@@ -77,47 +48,9 @@ async fn link_binds_submits_and_gets_a_receipt_from_node_smpp() {
         Ok(c) => c,
         Err(e) => return missing(&format!("node ({e})")),
     };
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout).lines();
-    let port: u16 = timeout(LIMIT, async {
-        while let Ok(Some(line)) = reader.next_line().await {
-            if let Some(p) = line.strip_prefix("LISTENING ") {
-                return p.trim().parse().ok();
-            }
-        }
-        None
-    })
-    .await
-    .expect("node prints LISTENING in time")
-    .expect("a port");
-    let (ltx, mut lines) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = reader.next_line().await {
-            if ltx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
-    let (tx, mut inbound) = mpsc::unbounded_channel();
-    let registry = Registry::new();
+    let (port, mut lines) = listening_peer(&mut child, "node").await;
     let cancel = CancellationToken::new();
-    let link = spawn(
-        SmppLinkConfig {
-            carrier: "node".into(),
-            host: "127.0.0.1".into(),
-            port,
-            system_id: "interop".into(),
-            password: "secret".into(),
-            ..SmppLinkConfig::default()
-        },
-        Arc::new(Collect(tx)),
-        SmppMetrics::register(&registry)
-            .expect("metrics")
-            .link("node", "l1"),
-        cancel.clone(),
-    )
-    .expect("spawn");
+    let (link, mut inbound) = link_to_peer("node", port, &cancel);
     let handle = link.handle();
     assert!(handle.wait_bound(LIMIT).await, "bound to node smpp");
     event(&mut lines, |v| {

@@ -4,58 +4,31 @@
 //! Needs perl with Net::SMPP (Debian libnet-smpp-perl). Missing: the test fails when
 //! SMSBRIDGE_REQUIRE_INTEROP=1, otherwise it prints a skip notice and passes.
 
+mod common;
+
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::time::Duration;
 
-use futures::future::BoxFuture;
-use prometheus::Registry;
-use smsbridge::link::smpp::{
-    InboundHandler, InboundKind, InboundMessage, SmppLinkConfig, SmppMetrics, SubmitOutcome,
-    SubmitRequest, Verdict, spawn,
-};
+use common::{LIMIT, link_to_peer, listening_peer, missing, peer_line};
+use smsbridge::link::smpp::{InboundKind, SubmitOutcome, SubmitRequest};
 use smsbridge_protocol::smpp::SubmitSm;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-struct Collect(mpsc::UnboundedSender<InboundMessage>);
-
-impl InboundHandler for Collect {
-    fn handle(&self, msg: InboundMessage) -> BoxFuture<'static, Verdict> {
-        let _ = self.0.send(msg);
-        Box::pin(async { Verdict::Committed })
-    }
-}
-
-fn missing(what: &str) {
-    if std::env::var("SMSBRIDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1") {
-        panic!("interop peer missing: {what} (SMSBRIDGE_REQUIRE_INTEROP=1)");
-    }
-    eprintln!("SKIPPED: interop peer missing: {what}");
-}
 
 /// Waits for an `EVENT name ...` line from the peer; returns its key=value pairs.
 async fn event(lines: &mut mpsc::UnboundedReceiver<String>, name: &str) -> Vec<(String, String)> {
-    let end = Instant::now() + LIMIT;
-    loop {
-        let line = tokio::time::timeout_at(end, lines.recv())
-            .await
-            .unwrap_or_else(|_| panic!("peer event {name} in time"))
-            .expect("peer still running");
+    peer_line(lines, name, |line| {
         let mut words = line.split_whitespace();
-        if words.next() == Some("EVENT") && words.next() == Some(name) {
-            return words
+        (words.next() == Some("EVENT") && words.next() == Some(name)).then(|| {
+            words
                 .filter_map(|w| w.split_once('='))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-        }
-    }
+                .collect()
+        })
+    })
+    .await
 }
 
 fn get<'a>(kv: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -81,47 +54,9 @@ async fn link_binds_submits_and_gets_a_receipt_from_perl_net_smpp() {
         .kill_on_drop(true)
         .spawn()
         .expect("perl starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout).lines();
-    let port: u16 = timeout(LIMIT, async {
-        while let Ok(Some(line)) = reader.next_line().await {
-            if let Some(p) = line.strip_prefix("LISTENING ") {
-                return p.trim().parse().ok();
-            }
-        }
-        None
-    })
-    .await
-    .expect("perl prints LISTENING in time")
-    .expect("a port");
-    let (ltx, mut lines) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = reader.next_line().await {
-            if ltx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
-    let (tx, mut inbound) = mpsc::unbounded_channel();
-    let registry = Registry::new();
+    let (port, mut lines) = listening_peer(&mut child, "perl").await;
     let cancel = CancellationToken::new();
-    let link = spawn(
-        SmppLinkConfig {
-            carrier: "perl".into(),
-            host: "127.0.0.1".into(),
-            port,
-            system_id: "interop".into(),
-            password: "secret".into(),
-            ..SmppLinkConfig::default()
-        },
-        Arc::new(Collect(tx)),
-        SmppMetrics::register(&registry)
-            .expect("metrics")
-            .link("perl", "l1"),
-        cancel.clone(),
-    )
-    .expect("spawn");
+    let (link, mut inbound) = link_to_peer("perl", port, &cancel);
     let handle = link.handle();
     assert!(handle.wait_bound(LIMIT).await, "bound to Net::SMPP");
     let bind = event(&mut lines, "bind").await;

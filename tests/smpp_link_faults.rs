@@ -903,3 +903,101 @@ async fn shutdown_does_not_wait_forever_for_a_stuck_handler_and_never_acks_uncom
     );
     sim.shutdown().await;
 }
+
+/// cancel_sm through the link's window: ESME_ROK for a message whose receipt is still waiting (and the
+/// receipt never comes), ESME_RCANCELFAIL for one already cancelled or unknown, no answer in time as a
+/// transient outcome, and nothing sent after shutdown. Cancels are not counted as submits.
+#[tokio::test]
+async fn cancel_sm_outcomes() {
+    use smsbridge::link::smpp::{CancelRequest, CancelSmOutcome, CancelTransient};
+    use smsbridge_protocol::smpp::{CancelSm, Ton};
+
+    let delay = Duration::from_millis(1500);
+    let mut cfg = sim_config();
+    cfg.receipt_delay = (delay, delay);
+    let mut h = start(
+        cfg,
+        |c| c.response_timeout = Duration::from_millis(400),
+        None,
+    )
+    .await;
+    assert!(h.handle.wait_bound(LIMIT).await, "binds");
+    let submitted_at = Instant::now();
+    let id = match timeout(LIMIT, h.handle.submit(sms(1, true))).await {
+        Ok(SubmitOutcome::Accepted { message_id }) => message_id,
+        other => panic!("expected Accepted, got {other:?}"),
+    };
+    let cancel_of = |message_id: &str| {
+        CancelRequest(CancelSm {
+            message_id: message_id.as_bytes().to_vec().into(),
+            source_addr_ton: Ton::UNKNOWN,
+            source_addr: b"15550001".to_vec().into(),
+            ..CancelSm::default()
+        })
+    };
+    let first = timeout(LIMIT, h.handle.cancel(cancel_of(&id)))
+        .await
+        .expect("answered in time");
+    assert_eq!(first, CancelSmOutcome::Cancelled);
+    let again = timeout(LIMIT, h.handle.cancel(cancel_of(&id)))
+        .await
+        .expect("answered in time");
+    assert_eq!(
+        again,
+        CancelSmOutcome::Rejected {
+            status: CommandStatus::ESME_RCANCELFAIL
+        }
+    );
+    let unknown = timeout(LIMIT, h.handle.cancel(cancel_of("987654321")))
+        .await
+        .expect("answered in time");
+    assert_eq!(
+        unknown,
+        CancelSmOutcome::Rejected {
+            status: CommandStatus::ESME_RCANCELFAIL
+        }
+    );
+
+    // An SMSC slower than the response timeout: neither yes nor no.
+    h.sim.control().set_response_delay(Duration::from_secs(1));
+    let slow = timeout(LIMIT, h.handle.cancel(cancel_of(&id)))
+        .await
+        .expect("answered in time");
+    assert_eq!(
+        slow,
+        CancelSmOutcome::Transient {
+            reason: CancelTransient::Unknown(UnknownReason::Timeout)
+        }
+    );
+    h.sim.control().set_response_delay(Duration::ZERO);
+
+    // The cancelled message's receipt never comes.
+    tokio::time::sleep_until(submitted_at + delay + Duration::from_millis(500)).await;
+    assert!(h.inbound.try_recv().is_err(), "no receipt after the cancel");
+    let counters = h.sim.counters();
+    assert_eq!(load(&counters.receipts_sent), 0);
+    assert_eq!(load(&counters.cancels), 4);
+    assert_eq!(load(&counters.cancelled), 1);
+    assert_eq!(metric(&h.registry, "smsbridge_smpp_submits_total"), 1.0);
+
+    // After shutdown nothing is written.
+    h.cancel.cancel();
+    if let Some(link) = h.link.take() {
+        timeout(LIMIT, link.join()).await.expect("link ends");
+    }
+    let after = timeout(LIMIT, h.handle.cancel(cancel_of(&id)))
+        .await
+        .expect("answered in time");
+    assert!(
+        matches!(
+            after,
+            CancelSmOutcome::Transient {
+                reason: CancelTransient::NotSent(
+                    NotSentReason::LinkClosed | NotSentReason::Shutdown
+                )
+            }
+        ),
+        "{after:?}"
+    );
+    shutdown(h).await;
+}

@@ -89,6 +89,9 @@ pub struct ModemConfig {
     pub reports: ReportMode,
     /// Carrier this modem sends for (`24008`); `None`: MCC+MNC of the SIM's IMSI.
     pub carrier: Option<String>,
+    /// Service centre (`+4917...`) put in front of every SMS-SUBMIT; `None`: the one stored on the SIM
+    /// (`AT+CSCA`), sent as an empty SCA (TS 27.005 §3.1).
+    pub smsc: Option<String>,
     /// Digits of the MNC in the IMSI when the MCC does not tell (2 in most of the world).
     pub mnc_digits: Option<u8>,
     /// Time between health polls (`+CSQ`, `+CREG?`, `+COPS?`).
@@ -131,6 +134,7 @@ impl ModemConfig {
             incoming: IncomingMode::Stored,
             reports: ReportMode::Routed,
             carrier: None,
+            smsc: None,
             mnc_digits: None,
             health_interval: Duration::from_secs(30),
             timeouts: Vec::new(),

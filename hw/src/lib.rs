@@ -12,6 +12,10 @@
 
 //! # How the gateway uses it
 //!
+//! The gateway plans and segments messages itself and hands each segment to a modem as a ready-made
+//! SMS-SUBMIT with [`ModemHandle::send_tpdu`]; [`ModemHandle::send`] and the pool plan whole texts, as
+//! below, for callers that do not.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use smsbridge_hw::{
@@ -72,7 +76,8 @@ pub use config::{DeviceSelector, FlowControl, IncomingMode, ModemConfig, ReportM
 pub use metrics::{MetricsSnapshot, ModemMetrics};
 pub use modem::{
     Commit, Identity, IncomingSms, LinkState, ModemEvent, ModemHandle, ModemStatus, OutgoingSms,
-    ProbeReport, ReceiptEvent, SendError, SendReceipt, SimProblem, receipt_state, spawn,
+    ProbeReport, ReceiptEvent, SendError, SendReceipt, SimProblem, TpduReceipt, describe_result,
+    receipt_state, spawn,
 };
 pub use pool::{MemberConfig, ModemPool, PoolError, PoolPolicy, PoolReceipt};
 

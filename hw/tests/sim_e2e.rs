@@ -374,3 +374,119 @@ async fn lost_part_gives_an_incomplete_message_after_the_timeout() {
     assert!(eventually(T, || r.sim.stored().is_empty()).await);
     r.stop().await;
 }
+
+/// An SMS-SUBMIT TPDU as a caller that planned the message itself builds it: part `number` of 2 with
+/// concatenation reference 0x42, UCS-2.
+fn ucs2_part(to: &str, text: &str, number: u8, report: bool) -> Vec<u8> {
+    use smsbridge_protocol::sms::{Address, Dcs, InformationElement, Submit, Tpdu, Udh, UserData};
+    let udh = Udh {
+        elements: vec![InformationElement::Concat8 {
+            reference: 0x42,
+            parts: 2,
+            number,
+        }],
+    };
+    let mut submit = Submit::new(
+        Address::parse(to),
+        Dcs(0x08),
+        UserData::ucs2(text, Some(udh)),
+    );
+    submit.tp_srr = report;
+    Tpdu::Submit(submit)
+        .encode()
+        .unwrap_or_else(|e| panic!("encode: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_made_tpdus_go_out_as_built_and_get_their_reports() {
+    let mut r = rig_with(SimConfig::default(), |c| {
+        c.smsc = Some("+46700000000".into())
+    });
+    r.ready().await;
+    r.sim.set_report(Duration::from_millis(100), 0x00);
+    let mut mrs = Vec::new();
+    for (number, text) in [(1, "Привет, "), (2, "мир")] {
+        let sent = r
+            .modem
+            .send_tpdu(ucs2_part("+46701234567", text, number, true))
+            .await
+            .unwrap_or_else(|e| panic!("send_tpdu: {e}"));
+        assert_eq!(
+            (sent.modem.as_str(), sent.recipient.as_str()),
+            ("m1", "+46701234567")
+        );
+        assert_eq!(sent.retries, 0);
+        mrs.push(sent.tp_mr);
+    }
+    let on_air = r.sim.sent();
+    assert_eq!(on_air.len(), 2);
+    for (i, s) in on_air.iter().enumerate() {
+        // The UDH, data coding and TP-SRR the caller chose; the SCA from the config.
+        let c = s.concat.unwrap_or_else(|| panic!("part {i} without UDH"));
+        assert_eq!(
+            (c.reference, c.parts, usize::from(c.number)),
+            (0x42, 2, i + 1)
+        );
+        assert_eq!(s.submit.tp_dcs.0, 0x08);
+        assert!(s.submit.tp_srr);
+        assert_eq!(s.smsc.as_deref(), Some("+46700000000"));
+        assert_eq!(s.tp_mr, mrs[i]);
+    }
+    let text: String = on_air.iter().filter_map(|s| s.text.clone()).collect();
+    assert_eq!(text, "Привет, мир");
+    // Each part's status report comes back with its TP-MR.
+    let mut reported = Vec::new();
+    for _ in 0..2 {
+        match r.event(T).await {
+            ModemEvent::Receipt { receipt, commit } => {
+                assert_eq!(receipt.recipient, "+46701234567");
+                reported.push(receipt.tp_mr);
+                commit.confirm();
+            }
+            other => panic!("expected a receipt, got {other:?}"),
+        }
+    }
+    reported.sort_unstable();
+    assert_eq!(reported, mrs);
+    assert_eq!(r.modem.metrics().segments, 2);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_made_tpdu_errors_are_classified_like_sends() {
+    let r = rig();
+    r.ready().await;
+    // Transient +CMS ERROR 500: retried by the driver, sent once.
+    r.sim.fail_sends(&[500]);
+    let sent = r
+        .modem
+        .send_tpdu(ucs2_part("+46701234567", "a", 1, false))
+        .await
+        .unwrap_or_else(|e| panic!("send_tpdu: {e}"));
+    assert_eq!(sent.retries, 1);
+    // Permanent +CMS ERROR 21: not retried, named with its meaning.
+    r.sim.fail_sends(&[21]);
+    match r
+        .modem
+        .send_tpdu(ucs2_part("+46701234567", "b", 2, false))
+        .await
+    {
+        Err(e) => {
+            assert!(e.is_permanent(), "{e}");
+            assert_eq!(
+                e.to_string(),
+                "segment 0: modem answered +CMS ERROR: 21 (short message transfer rejected)"
+            );
+        }
+        Ok(s) => panic!("expected a rejection, got {s:?}"),
+    }
+    // Not an SMS-SUBMIT: refused before anything is written.
+    let deliver_like = vec![0x00, 0x00];
+    match r.modem.send_tpdu(deliver_like).await {
+        Err(e @ smsbridge_hw::SendError::Encode(_)) => assert!(e.is_permanent()),
+        other => panic!("expected an encoding error, got {other:?}"),
+    }
+    assert_eq!(r.sim.sent().len(), 1);
+    assert_eq!(r.sim.count_commands("+CMGS="), 3, "{:?}", r.sim.commands());
+    r.stop().await;
+}

@@ -19,6 +19,6 @@ pub mod validate;
 pub use auth::{Authenticator, ClientToken};
 pub use plan::Planner;
 pub use server::{
-    ApiServer, CarrierCancel, GatewayService, LinkState, LinkStates, RouteChoice, RouteError,
-    Routing, ServeError,
+    ApiServer, CarrierCancel, CarrierCancelRequest, GatewayService, LinkState, LinkStates,
+    RouteChoice, RouteError, Routing, ServeError,
 };

@@ -15,6 +15,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::auth::{AuthenticatedClient, Authenticator};
 use super::pb;
@@ -75,17 +76,27 @@ pub trait Routing: Send + Sync + 'static {
     fn carriers(&self) -> Vec<CarrierId>;
 }
 
+/// What the carrier is asked to cancel: the segments of one message it already accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierCancelRequest {
+    pub message: MessageId,
+    pub carrier: CarrierId,
+    /// The sender and the recipient as the message was submitted: cancel_sm quotes the submit's source
+    /// address (SMPP 3.4 §4.9.1), and may quote its destination.
+    pub from: String,
+    pub to: String,
+    /// (segment index, carrier message id) of the segments the carrier holds and that are not final.
+    pub carrier_message_ids: Vec<(u16, String)>,
+}
+
 /// Hook for the link engine: ask the carrier to cancel segments it already accepted (SMPP cancel_sm).
-/// Until a link engine provides one, Cancel of a submitted message answers `ALREADY_SUBMITTED` with
+/// Without one, Cancel of a submitted message answers `ALREADY_SUBMITTED` with
 /// `carrier_cancel_requested: false`.
 pub trait CarrierCancel: Send + Sync + 'static {
-    /// Queue a cancel request for these (segment index, carrier message id) pairs; true when it was queued.
-    fn request_carrier_cancel(
-        &self,
-        message: MessageId,
-        carrier: &CarrierId,
-        carrier_message_ids: &[(u16, String)],
-    ) -> bool;
+    /// Queues a cancel request and returns at once (the API call must not wait for the carrier); true when
+    /// it was queued, false when the carrier can not cancel (no SMPP link, `supports_cancel = false`) or
+    /// the queue is full. The outcome shows up later as CANCELLED state changes, or not at all.
+    fn request_carrier_cancel(&self, request: CarrierCancelRequest) -> bool;
 }
 
 /// One carrier link's state, for Status.
@@ -187,6 +198,7 @@ pub fn store_status(err: StoreError) -> Status {
             Status::invalid_argument(format!("{field}: {reason}"))
         }
         StoreError::NotFound(id) => Status::not_found(format!("message_id: no message {id}")),
+        StoreError::CursorPruned { .. } => Status::out_of_range(format!("after_cursor: {err}")),
         other => Status::internal(other.to_string()),
     }
 }
@@ -333,6 +345,16 @@ impl GatewayService {
     }
 }
 
+/// The debug line of an accepted Submit, in its message's span.
+fn log_accepted(answer: &pb::SubmitResponse) {
+    tracing::debug!(
+        carrier = %answer.carrier,
+        segments = answer.segments,
+        duplicate = answer.duplicate,
+        "submit accepted"
+    );
+}
+
 fn parse_message_id(text: &str) -> Result<MessageId, Status> {
     let raw = validate::check_message_id("message_id", text)?;
     MessageId::from_u64(raw).ok_or_else(|| {
@@ -352,16 +374,36 @@ impl pb::gateway_server::Gateway for GatewayService {
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
         let client = client_of(&request)?;
-        match self.prepare(&client, request.into_inner()).await? {
-            Prep::Duplicate(answer) => Ok(Response::new(answer)),
-            Prep::New(prepared) => self
-                .store_prepared(vec![*prepared])
-                .await
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| Err(Status::internal("the store gave no answer")))
-                .map(Response::new),
+        // The message id is born in the store: recorded on the span once known. Disabled, the span is
+        // `Span::none()` and costs a branch.
+        let span = tracing::debug_span!(
+            "api_submit",
+            client = %client,
+            message_id = tracing::field::Empty,
+        );
+        let answer = async {
+            match self.prepare(&client, request.into_inner()).await? {
+                Prep::Duplicate(answer) => Ok(answer),
+                Prep::New(prepared) => self
+                    .store_prepared(vec![*prepared])
+                    .await
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Err(Status::internal("the store gave no answer"))),
+            }
         }
+        .instrument(span.clone())
+        .await;
+        span.in_scope(|| match &answer {
+            Ok(a) => {
+                span.record("message_id", a.message_id.as_str());
+                log_accepted(a);
+            }
+            Err(status) => {
+                tracing::debug!(code = ?status.code(), error = status.message(), "submit refused")
+            }
+        });
+        answer.map(Response::new)
     }
 
     async fn submit_batch(
@@ -407,6 +449,12 @@ impl pb::gateway_server::Gateway for GatewayService {
                 *slot = Some(result);
             }
         }
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for answer in results.iter().flatten().flatten() {
+                tracing::debug_span!("api_submit", client = %client, message_id = %answer.message_id)
+                    .in_scope(|| log_accepted(answer));
+            }
+        }
         let results = results
             .into_iter()
             .enumerate()
@@ -447,7 +495,7 @@ impl pb::gateway_server::Gateway for GatewayService {
         request: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::CancelResponse>, Status> {
         let client = client_of(&request)?;
-        let (id, _) = self
+        let (id, before) = self
             .owned_message(&client, &request.get_ref().message_id)
             .await?;
         let outcome = self.store.cancel(id).await.map_err(store_status)?;
@@ -481,9 +529,28 @@ impl pb::gateway_server::Gateway for GatewayService {
                 cancelled_segments,
                 ..
             } => {
+                // Segments already final (a receipt came) can not be cancelled: don't ask for them.
+                let live: Vec<(u16, String)> = carrier_message_ids
+                    .into_iter()
+                    .filter(|(idx, _)| {
+                        before
+                            .segments
+                            .iter()
+                            .find(|s| s.index == *idx)
+                            .is_none_or(|s| !s.state.is_final())
+                    })
+                    .collect();
                 let requested = match &self.carrier_cancel {
-                    Some(hook) => hook.request_carrier_cancel(id, &carrier, &carrier_message_ids),
-                    None => false,
+                    Some(hook) if !live.is_empty() => {
+                        hook.request_carrier_cancel(CarrierCancelRequest {
+                            message: id,
+                            carrier,
+                            from: before.from.clone(),
+                            to: before.to.clone(),
+                            carrier_message_ids: live,
+                        })
+                    }
+                    _ => false,
                 };
                 pb::CancelResponse {
                     outcome: pb::CancelOutcome::AlreadySubmitted as i32,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{
     ApiConfig, GatewayConfig, LogConfig, MetricsConfig, NatsStreams, ReceiptStat, ReconnectConfig,
-    RetryPolicy, SimulatorConfig, SqliteConfig,
+    RetentionConfig, RetryPolicy, SimulatorConfig, SqliteConfig,
 };
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -49,6 +49,18 @@ pub(super) fn group_commit_max_batch() -> u32 {
 }
 pub(super) fn group_commit_max_wait() -> Duration {
     Duration::from_millis(2)
+}
+pub(super) fn retention_keep() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+pub(super) fn retention_unmatched_receipts() -> Duration {
+    Duration::from_secs(3_600)
+}
+pub(super) fn retention_interval() -> Duration {
+    Duration::from_secs(60)
+}
+pub(super) fn retention_chunk_rows() -> u32 {
+    5_000
 }
 pub(super) fn nats_replicas() -> u8 {
     3
@@ -160,6 +172,19 @@ impl Default for SqliteConfig {
             path: sqlite_path(),
             group_commit_max_batch: group_commit_max_batch(),
             group_commit_max_wait: group_commit_max_wait(),
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: yes(),
+            keep_finished: retention_keep(),
+            keep_events: retention_keep(),
+            unmatched_receipts: retention_unmatched_receipts(),
+            interval: retention_interval(),
+            chunk_rows: retention_chunk_rows(),
         }
     }
 }

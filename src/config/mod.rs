@@ -110,6 +110,33 @@ pub struct StoreConfig {
     /// Required when `engine = "nats"`; validated whenever present.
     #[serde(default)]
     pub nats: Option<NatsConfig>,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[store.retention]`: how long finished data is kept before the periodic prune deletes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Whether the prune runs at all (`false`: messages and events are kept forever).
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
+    /// How long a message is kept after it reached a final state (with its segments, carrier id mappings
+    /// and its client_ref: a Submit retried later with that client_ref stores a new message).
+    #[serde(default = "defaults::retention_keep", with = "duration")]
+    pub keep_finished: Duration,
+    /// How long events are kept; a consumer resuming from an older cursor gets OUT_OF_RANGE.
+    #[serde(default = "defaults::retention_keep", with = "duration")]
+    pub keep_events: Duration,
+    /// How long a receipt that matches no message (yet) is held waiting for its submit_sm_resp.
+    #[serde(default = "defaults::retention_unmatched_receipts", with = "duration")]
+    pub unmatched_receipts: Duration,
+    /// How often the prune runs.
+    #[serde(default = "defaults::retention_interval", with = "duration")]
+    pub interval: Duration,
+    /// About the most rows one prune step deletes before other writes get their turn.
+    #[serde(default = "defaults::retention_chunk_rows")]
+    pub chunk_rows: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -261,15 +288,24 @@ pub struct CarrierConfig {
     pub message_id_format: MessageIdFormat,
     #[serde(default)]
     pub segmentation: Segmentation,
-    /// Whether the carrier honours cancel_sm (SMPP 3.4 §4.9).
+    /// Whether Cancel of a submitted message asks the carrier with cancel_sm (SMPP 3.4 §4.9). Unset: yes
+    /// when the carrier has SMPP links (see [`CarrierConfig::cancel_sm`]). `true` needs an SMPP link.
     #[serde(default)]
-    pub supports_cancel: bool,
+    pub supports_cancel: Option<bool>,
     #[serde(default)]
     pub retry: RetryPolicy,
     #[serde(default)]
     pub smpp: Vec<SmppLinkConfig>,
     #[serde(default)]
     pub modem: Vec<ModemLinkConfig>,
+}
+
+impl CarrierConfig {
+    /// Whether a Cancel after submit sends cancel_sm to this carrier: `supports_cancel`, which defaults to
+    /// true for a carrier with SMPP links; never for modems only (an SMS on the air can not be called back).
+    pub fn cancel_sm(&self) -> bool {
+        !self.smpp.is_empty() && self.supports_cancel.unwrap_or(true)
+    }
 }
 
 /// A token bucket: `per_second` segments per second on average, up to `burst` at once.
@@ -488,6 +524,10 @@ pub struct ModemLinkConfig {
     /// SMSC address to use instead of the SIM's (E.164, `+` and digits).
     #[serde(default)]
     pub smsc: Option<String>,
+    /// The SIM's own number (E.164): the `to` of MO messages received on this modem. Without it, their `to`
+    /// is the link's name (`modem0`).
+    #[serde(default)]
+    pub number: Option<String>,
     /// A limit for this modem alone, on top of the carrier's.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
@@ -793,7 +833,7 @@ impl Config {
             },
             message_id_format: MessageIdFormat::default(),
             segmentation: Segmentation::default(),
-            supports_cancel: true,
+            supports_cancel: Some(true),
             retry: RetryPolicy::default(),
             smpp: vec![SmppLinkConfig {
                 host: sim.listen.ip().to_string(),
@@ -995,6 +1035,7 @@ impl fmt::Debug for ModemLinkConfig {
             .field("pin", &redacted(&self.pin))
             .field("pin_env", &self.pin_env)
             .field("smsc", &self.smsc)
+            .field("number", &self.number)
             .field("rate_limit", &self.rate_limit)
             .field("cnma", &self.cnma)
             .finish()

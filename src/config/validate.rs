@@ -255,6 +255,36 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
         Duration::ZERO,
         Duration::from_secs(1),
     );
+    let retention = &store.retention;
+    for (key, value) in [
+        ("store.retention.keep_finished", retention.keep_finished),
+        ("store.retention.keep_events", retention.keep_events),
+    ] {
+        v.duration(
+            key,
+            value,
+            Duration::from_secs(60),
+            Duration::from_secs(3_650 * 86_400),
+        );
+    }
+    v.duration(
+        "store.retention.unmatched_receipts",
+        retention.unmatched_receipts,
+        Duration::from_secs(1),
+        Duration::from_secs(7 * 86_400),
+    );
+    v.duration(
+        "store.retention.interval",
+        retention.interval,
+        Duration::from_secs(1),
+        Duration::from_secs(86_400),
+    );
+    v.int(
+        "store.retention.chunk_rows",
+        retention.chunk_rows.into(),
+        100,
+        100_000,
+    );
     match (&store.nats, store.engine) {
         (None, StoreEngine::Nats) => v.push(
             "store.nats",
@@ -335,6 +365,12 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
                 "expected at least one link: a [[carriers.smpp]] or [[carriers.modem]] table",
             );
         }
+        if carrier.supports_cancel == Some(true) && carrier.smpp.is_empty() {
+            v.push(
+                format!("{base}.supports_cancel"),
+                "expected false or no value for a carrier without [[carriers.smpp]] links: only SMPP can cancel a submitted message (cancel_sm)",
+            );
+        }
         for (j, link) in carrier.smpp.iter().enumerate() {
             check_smpp(&mut v, &format!("{base}.smpp[{j}]"), link, c);
         }
@@ -400,6 +436,14 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
                 if let Err(e) = parse_destination(smsc) {
                     v.push(
                         format!("{base}.smsc"),
+                        format!("expected an E.164 number: {e}"),
+                    );
+                }
+            }
+            if let Some(number) = &modem.number {
+                if let Err(e) = parse_destination(number) {
+                    v.push(
+                        format!("{base}.number"),
                         format!("expected an E.164 number: {e}"),
                     );
                 }

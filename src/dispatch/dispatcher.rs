@@ -1,9 +1,12 @@
 //! One carrier's dispatcher: claims ready segments from the store in bounded batches, takes one token of the
-//! carrier's rate limit per segment, hands each to a bound link of the carrier (round-robin, as many in
+//! carrier's rate limit per segment, hands each to a ready link of the carrier (round-robin, as many in
 //! flight as the links' windows allow), and records the outcomes in batches.
 //!
+//! A link is an SMPP bind (a submit_sm per segment, `window` in flight) or a GSM modem (an SMS-SUBMIT TPDU
+//! per segment, one at a time, and the modem's own rate limit on top of the carrier's): see [`LinkKind`].
+//!
 //! Flow control: each link has a semaphore of `window` permits; a segment is claimed only when a permit is
-//! free on a bound link, so at most the sum of the windows is leased and in flight, and the rest of the queue
+//! free on a ready link, so at most the sum of the windows is leased and in flight, and the rest of the queue
 //! stays on disk. Outcomes go through a bounded channel to a recorder task that writes them with one
 //! `record_outcomes` per batch.
 
@@ -14,7 +17,11 @@ use smsbridge_protocol::smpp::CommandStatus;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use smsbridge_hw::ModemHandle;
+
+use super::modem::{self, ModemOutcome};
 use super::pdu;
 use crate::config::{CarrierConfig, MessageIdFormat, RetryPolicy, Segmentation};
 use crate::link::smpp::{LinkHandle, SubmitOutcome, SubmitRequest};
@@ -36,21 +43,52 @@ const DOWN_POLL: Duration = Duration::from_millis(100);
 /// How long claimed segments wait for a bound link before they go back to the queue.
 const NO_LINK_GIVE_UP: Duration = Duration::from_secs(1);
 
-/// One link of a carrier as the dispatcher sees it.
+/// How the dispatcher reaches one link.
 #[derive(Clone)]
+pub enum LinkKind {
+    /// An SMPP bind: a submit_sm per segment.
+    Smpp(LinkHandle),
+    /// A GSM modem: an SMS-SUBMIT TPDU per segment with `AT+CMGS`. `limiter` is the modem's own
+    /// `rate_limit`, taken on top of the carrier's when the modem is picked.
+    Modem {
+        handle: ModemHandle,
+        limiter: Option<Arc<RateLimiter>>,
+    },
+}
+
+/// One link of a carrier as the dispatcher sees it.
 pub struct DispatchLink {
     pub name: String,
-    pub handle: LinkHandle,
+    pub kind: LinkKind,
     /// `window` permits: a submit holds one from hand-over to outcome.
     pub permits: Arc<Semaphore>,
 }
 
 impl DispatchLink {
+    /// An SMPP link with `window` submits in flight.
     pub fn new(name: String, handle: LinkHandle, window: usize) -> Self {
         DispatchLink {
             name,
-            handle,
+            kind: LinkKind::Smpp(handle),
             permits: Arc::new(Semaphore::new(window.max(1))),
+        }
+    }
+
+    /// A modem: one segment at a time (the modem sends one `AT+CMGS` after the other anyway; a segment
+    /// queued behind another would only sit leased longer).
+    pub fn modem(name: String, handle: ModemHandle, limiter: Option<Arc<RateLimiter>>) -> Self {
+        DispatchLink {
+            name,
+            kind: LinkKind::Modem { handle, limiter },
+            permits: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// Whether the link can take a segment now: an SMPP link bound, a modem ready and registered.
+    pub fn is_ready(&self) -> bool {
+        match &self.kind {
+            LinkKind::Smpp(h) => h.is_bound(),
+            LinkKind::Modem { handle, .. } => handle.is_healthy(),
         }
     }
 }
@@ -61,7 +99,8 @@ pub struct Dispatcher {
     pub segmentation: Segmentation,
     pub message_id_format: MessageIdFormat,
     pub retry: RetryPolicy,
-    pub links: Vec<DispatchLink>,
+    /// Shared so handing a segment to a link clones a pointer, not the link.
+    pub links: Vec<Arc<DispatchLink>>,
     pub store: Store,
     pub limiter: Arc<RateLimiter>,
     pub metrics: GatewayMetrics,
@@ -78,8 +117,10 @@ struct Completion {
     elapsed: Duration,
 }
 
+#[derive(Debug)]
 enum SubmitResult {
     Link(SubmitOutcome),
+    Modem(ModemOutcome),
     TimedOut,
     /// Never handed to a link (shutdown, no link): back to the queue, not counted.
     Returned(&'static str),
@@ -101,7 +142,7 @@ impl Dispatcher {
             segmentation: carrier.segmentation,
             message_id_format: carrier.message_id_format,
             retry: carrier.retry.clone(),
-            links,
+            links: links.into_iter().map(Arc::new).collect(),
             store,
             limiter,
             metrics,
@@ -127,10 +168,10 @@ impl Dispatcher {
             let free: usize = self
                 .links
                 .iter()
-                .filter(|l| l.handle.is_bound())
+                .filter(|l| l.is_ready())
                 .map(|l| l.permits.available_permits())
                 .sum();
-            if !self.links.iter().any(|l| l.handle.is_bound()) {
+            if !self.links.iter().any(|l| l.is_ready()) {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(DOWN_POLL) => continue,
@@ -201,10 +242,15 @@ impl Dispatcher {
                     }
                     continue 'outer;
                 };
-                let sm = match pdu::submit_sm(&d, self.segmentation) {
-                    Ok(sm) => sm,
+                let built = match &link.kind {
+                    LinkKind::Smpp(_) => pdu::submit_sm(&d, self.segmentation).map(Built::Smpp),
+                    LinkKind::Modem { .. } => pdu::submit_tpdu(&d).map(Built::Modem),
+                };
+                let built = match built {
+                    Ok(b) => b,
                     Err(err) => {
                         self.limiter.give_back(1);
+                        link.give_back_own_token();
                         drop(permit);
                         send_done(&done_tx, &d, SubmitResult::Unbuildable(err.to_string())).await;
                         continue;
@@ -218,21 +264,52 @@ impl Dispatcher {
                 let freed = Arc::clone(&freed);
                 let limiter = Arc::clone(&self.limiter);
                 let limit = self.submit_timeout;
-                tokio::spawn(async move {
+                // Everything logged about this segment's submit carries its ids. A disabled debug span is
+                // `Span::none()`: no allocation, its fields are never evaluated, entering it is a branch.
+                let span = tracing::debug_span!(
+                    "submit",
+                    carrier = %self.carrier,
+                    link = %link.name,
+                    message_id = %d.message_id,
+                    segment = d.segment,
+                    attempt = d.attempt,
+                    resend = d.resend,
+                );
+                let task = async move {
                     let started = Instant::now();
-                    let result = match tokio::time::timeout(
-                        limit,
-                        link.handle.submit(SubmitRequest::SubmitSm(sm)),
-                    )
-                    .await
-                    {
-                        Ok(outcome @ SubmitOutcome::NotSent { .. }) => {
-                            limiter.give_back(1);
-                            SubmitResult::Link(outcome)
+                    let result = match (built, &link.kind) {
+                        (Built::Smpp(sm), LinkKind::Smpp(handle)) => {
+                            match tokio::time::timeout(
+                                limit,
+                                handle.submit(SubmitRequest::SubmitSm(sm)),
+                            )
+                            .await
+                            {
+                                Ok(outcome @ SubmitOutcome::NotSent { .. }) => {
+                                    limiter.give_back(1);
+                                    SubmitResult::Link(outcome)
+                                }
+                                Ok(outcome) => SubmitResult::Link(outcome),
+                                Err(_) => SubmitResult::TimedOut,
+                            }
                         }
-                        Ok(outcome) => SubmitResult::Link(outcome),
-                        Err(_) => SubmitResult::TimedOut,
+                        (Built::Modem(tpdu), LinkKind::Modem { handle, .. }) => {
+                            match tokio::time::timeout(limit, handle.send_tpdu(tpdu)).await {
+                                Ok(r) => {
+                                    let outcome = modem::outcome(r);
+                                    if outcome.not_sent() {
+                                        limiter.give_back(1);
+                                        link.give_back_own_token();
+                                    }
+                                    SubmitResult::Modem(outcome)
+                                }
+                                Err(_) => SubmitResult::TimedOut,
+                            }
+                        }
+                        // Cannot happen: `built` was made for this link's kind just above.
+                        _ => SubmitResult::Returned("segment built for another kind of link"),
                     };
+                    tracing::debug!(outcome = ?result, "link answered");
                     drop(permit);
                     freed.notify_one();
                     let _ = done
@@ -243,7 +320,8 @@ impl Dispatcher {
                             elapsed: started.elapsed(),
                         })
                         .await;
-                });
+                };
+                tokio::spawn(task.instrument(span));
             }
         }
         drop(done_tx);
@@ -251,36 +329,41 @@ impl Dispatcher {
         let _ = recorder.await;
     }
 
-    /// A bound link with a free window slot, round-robin from `rr`; waits for a slot, and gives up after
-    /// [`NO_LINK_GIVE_UP`] without a bound link, or at shutdown.
+    /// A ready link with a free window slot (and, for a modem with its own rate limit, a token of it),
+    /// round-robin from `rr`; waits for a slot, and gives up after [`NO_LINK_GIVE_UP`] without a ready
+    /// link, or at shutdown.
     async fn pick_link(
         &self,
         rr: &mut usize,
         freed: &Notify,
         shutdown: &CancellationToken,
-    ) -> Option<(DispatchLink, OwnedSemaphorePermit)> {
+    ) -> Option<(Arc<DispatchLink>, OwnedSemaphorePermit)> {
         let n = self.links.len();
-        let mut unbound_since: Option<Instant> = None;
+        let mut unready_since: Option<Instant> = None;
         loop {
-            let mut any_bound = false;
+            let mut any_ready = false;
             for i in 0..n {
                 let idx = (*rr + i) % n;
                 let Some(link) = self.links.get(idx) else {
                     continue;
                 };
-                if !link.handle.is_bound() {
+                if !link.is_ready() {
                     continue;
                 }
-                any_bound = true;
+                any_ready = true;
                 if let Ok(permit) = Arc::clone(&link.permits).try_acquire_owned() {
+                    if !link.take_own_token() {
+                        // The modem's own limit is spent: try the next link, come back after a wait.
+                        continue;
+                    }
                     *rr = (idx + 1) % n;
-                    return Some((link.clone(), permit));
+                    return Some((Arc::clone(link), permit));
                 }
             }
-            if any_bound {
-                unbound_since = None;
+            if any_ready {
+                unready_since = None;
             } else {
-                let since = *unbound_since.get_or_insert_with(Instant::now);
+                let since = *unready_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= NO_LINK_GIVE_UP {
                     return None;
                 }
@@ -290,6 +373,34 @@ impl Dispatcher {
                 _ = freed.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
+        }
+    }
+}
+
+/// A segment built for the link it goes to.
+enum Built {
+    Smpp(smsbridge_protocol::smpp::SubmitSm<'static>),
+    Modem(Vec<u8>),
+}
+
+impl DispatchLink {
+    /// Takes a token of the link's own rate limit (modems with `rate_limit`); true when there is none.
+    fn take_own_token(&self) -> bool {
+        match &self.kind {
+            LinkKind::Modem {
+                limiter: Some(l), ..
+            } => l.try_acquire(1).is_ok(),
+            _ => true,
+        }
+    }
+
+    /// Returns the token [`DispatchLink::take_own_token`] took, for a segment that was not sent.
+    fn give_back_own_token(&self) {
+        if let LinkKind::Modem {
+            limiter: Some(l), ..
+        } = &self.kind
+        {
+            l.give_back(1);
         }
     }
 }
@@ -336,10 +447,10 @@ async fn record_loop(
                 Ok(_) => {}
                 Err(StoreError::StaleLease { .. }) => {
                     // Taken back by requeue_stale_leases meanwhile: it will be sent again, counted.
-                    tracing::debug!(carrier = %carrier, message = %c.key.message_id, "outcome for a stale lease");
+                    tracing::debug!(carrier = %carrier, message_id = %c.key.message_id, segment = c.key.segment, "outcome for a stale lease");
                 }
                 Err(err) => {
-                    tracing::warn!(carrier = %carrier, message = %c.key.message_id, error = %err, "recording an outcome failed");
+                    tracing::warn!(carrier = %carrier, message_id = %c.key.message_id, segment = c.key.segment, error = %err, "recording an outcome failed");
                 }
             }
         }
@@ -404,6 +515,7 @@ fn outcome(
                 reason: "no outcome from the link in time".into(),
             }
         }
+        SubmitResult::Modem(m) => modem_outcome(m, c, now, &transient, metrics, label),
         SubmitResult::Link(SubmitOutcome::NotSent { reason }) => Outcome::Transient {
             retry_at: now,
             reason: format!("not sent: {reason:?}"),
@@ -419,6 +531,58 @@ fn outcome(
                 reason: reason.clone(),
             }
         }
+    }
+}
+
+/// The store outcome of a modem's answer. A modem's carrier message id is ours (see
+/// [`modem::carrier_message_id`]), so the carrier's `message_id_format` does not apply to it.
+fn modem_outcome(
+    m: &ModemOutcome,
+    c: &Completion,
+    now: UnixMs,
+    transient: &dyn Fn(String) -> Outcome,
+    metrics: &GatewayMetrics,
+    label: &[&str; 1],
+) -> Outcome {
+    match m {
+        ModemOutcome::Accepted { carrier_message_id } => {
+            metrics.accepted.with_label_values(label).inc();
+            metrics
+                .accept_latency
+                .with_label_values(label)
+                .observe(c.elapsed.as_secs_f64());
+            Outcome::Submitted {
+                carrier_message_id: carrier_message_id.clone(),
+            }
+        }
+        ModemOutcome::Rejected { reason } => {
+            metrics.failed.with_label_values(label).inc();
+            Outcome::Permanent {
+                status: PermanentStatus::Rejected,
+                reason: reason.clone(),
+            }
+        }
+        ModemOutcome::Failed { reason } => {
+            metrics.failed.with_label_values(label).inc();
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                reason: reason.clone(),
+            }
+        }
+        ModemOutcome::Transient { reason } => {
+            metrics.throttles.with_label_values(label).inc();
+            transient(reason.clone())
+        }
+        ModemOutcome::Unknown { reason } => {
+            metrics.unknown.with_label_values(label).inc();
+            Outcome::Unknown {
+                reason: reason.clone(),
+            }
+        }
+        ModemOutcome::NotSent { reason } => Outcome::Transient {
+            retry_at: now,
+            reason: format!("not sent: {reason}"),
+        },
     }
 }
 
@@ -533,5 +697,86 @@ mod tests {
         assert_eq!(metrics.accepted.with_label_values(&label).get(), 1);
         assert_eq!(metrics.throttles.with_label_values(&label).get(), 3);
         assert_eq!(metrics.unknown.with_label_values(&label).get(), 2);
+    }
+
+    #[test]
+    fn modem_outcomes_become_store_outcomes() {
+        let metrics = GatewayMetrics::new().expect("metrics");
+        let retry = RetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            multiplier: 2.0,
+            max_attempts: Some(3),
+        };
+        let now = UnixMs(1_000_000);
+        let label = ["gsm"];
+        let run = |m: ModemOutcome, attempt: u32| {
+            outcome(
+                &completion(SubmitResult::Modem(m), attempt),
+                now,
+                // Would strip zeros and fold case of an SMSC's id; a modem's id is ours and kept as it is.
+                MessageIdFormat::Hex,
+                &retry,
+                &metrics,
+                &label,
+            )
+        };
+        assert_eq!(
+            run(
+                ModemOutcome::Accepted {
+                    carrier_message_id: "GSM/modem0:7:0112345678".into()
+                },
+                1
+            ),
+            Outcome::Submitted {
+                carrier_message_id: "GSM/modem0:7:0112345678".into()
+            }
+        );
+        let reason =
+            || "modem answered +CMS ERROR: 21 (short message transfer rejected)".to_owned();
+        assert_eq!(
+            run(ModemOutcome::Rejected { reason: reason() }, 1),
+            Outcome::Permanent {
+                status: PermanentStatus::Rejected,
+                reason: reason()
+            }
+        );
+        assert!(matches!(
+            run(ModemOutcome::Failed { reason: "x".into() }, 1),
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                ..
+            }
+        ));
+        // Transient: the carrier's backoff, then given up after the last attempt.
+        assert!(
+            matches!(run(ModemOutcome::Transient { reason: "busy".into() }, 1),
+            Outcome::Transient { retry_at, .. } if retry_at == now.plus_ms(1_000))
+        );
+        assert!(matches!(
+            run(
+                ModemOutcome::Transient {
+                    reason: "busy".into()
+                },
+                3
+            ),
+            Outcome::Permanent {
+                status: PermanentStatus::Failed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            run(ModemOutcome::Unknown { reason: "x".into() }, 1),
+            Outcome::Unknown { .. }
+        ));
+        // Never written: back to the queue now, whatever the attempt count.
+        assert!(matches!(
+            run(ModemOutcome::NotSent { reason: "not ready".into() }, 9),
+            Outcome::Transient { retry_at, .. } if retry_at == now
+        ));
+        assert_eq!(metrics.accepted.with_label_values(&label).get(), 1);
+        assert_eq!(metrics.failed.with_label_values(&label).get(), 3);
+        assert_eq!(metrics.throttles.with_label_values(&label).get(), 2);
+        assert_eq!(metrics.unknown.with_label_values(&label).get(), 1);
     }
 }

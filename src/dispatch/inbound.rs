@@ -1,5 +1,6 @@
 //! What comes in from a carrier: delivery receipts and MO messages, committed to the store before the link
-//! answers the SMSC (the handler's future resolves only after the store returned).
+//! answers the SMSC (the handler's future resolves only after the store returned), or before a modem is
+//! told it may forget them (see [`super::modem::run_events`]).
 //!
 //! - Receipts: the carrier's id is normalized by its `message_id_format`, and receipts of all carriers go
 //!   through one writer task that commits whatever arrived together with one `record_receipts`. A receipt
@@ -7,12 +8,16 @@
 //! - MO: concatenated parts (UDH, TS 23.040 §9.2.3.24.1, or SMPP sar_* TLVs) are reassembled; the whole
 //!   message is committed with `record_mo` and only then are all its parts answered. A part waits for its
 //!   siblings at most the reassembly timeout; then what arrived is committed as it is.
+//! - Modems: status reports (TS 23.040 §9.2.2.3) take the receipt path with the carrier message id
+//!   [`super::modem::carrier_message_id`]; MO messages come reassembled by the driver and are committed as
+//!   they are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use smsbridge_hw::{IncomingSms, ReceiptEvent};
 use smsbridge_protocol::dlr::parse_receipt;
 use smsbridge_protocol::smpp::{DataCoding, EsmClass, Tlvs, Ton, tag};
 use smsbridge_protocol::sms::alphabet::{Gsm7Tables, decode_ucs2};
@@ -185,36 +190,125 @@ impl CarrierInbound {
             received_at: UnixMs::now(),
         };
         let key = self.format.normalize(id);
+        // The message id is known once the store matched the receipt; it is recorded then. A disabled debug
+        // span costs nothing (no fields are evaluated).
+        let span = tracing::debug_span!(
+            "receipt",
+            carrier = %self.carrier,
+            carrier_message_id = %key,
+            message_id = tracing::field::Empty,
+            segment = tracing::field::Empty,
+        );
         match self
             .receipts
             .record(self.carrier.clone(), key, receipt.clone())
             .await
         {
             Ok(found) => {
-                let label = [self.carrier.as_str()];
-                if state.is_final() {
-                    self.metrics
-                        .receipts
-                        .with_label_values(&[self.carrier.as_str(), state.as_str()])
-                        .inc();
-                    if state == MessageState::Delivered {
-                        self.metrics.delivered.with_label_values(&label).inc();
-                    }
+                self.count_receipt(state, &found, receipt.received_at);
+                if let ReceiptMatch::Matched {
+                    message_id,
+                    segment,
+                } = &found
+                {
+                    span.record("message_id", tracing::field::display(message_id));
+                    span.record("segment", *segment);
                 }
-                if let ReceiptMatch::Matched { message_id, .. } = found {
-                    let ms = receipt.received_at.0.saturating_sub(message_id.time().0);
-                    self.metrics
-                        .receipt_latency
-                        .with_label_values(&label)
-                        .observe(ms.max(0) as f64 / 1000.0);
-                }
+                span.in_scope(|| {
+                    tracing::debug!(
+                        state = state.as_str(),
+                        matched = matches!(found, ReceiptMatch::Matched { .. }),
+                        "receipt committed"
+                    )
+                });
                 Verdict::Committed
             }
             Err(err) => {
-                tracing::warn!(carrier = %self.carrier, error = %err, "receipt not committed: SMSC asked to retry");
+                span.in_scope(|| {
+                    tracing::warn!(carrier = %self.carrier, error = %err, "receipt not committed: SMSC asked to retry")
+                });
                 Verdict::RetryLater
             }
         }
+    }
+}
+
+impl CarrierInbound {
+    /// Counts a committed receipt: final states by state, delivered ones, and the time since the message
+    /// was accepted.
+    fn count_receipt(&self, state: MessageState, found: &ReceiptMatch, received_at: UnixMs) {
+        let label = [self.carrier.as_str()];
+        if state.is_final() {
+            self.metrics
+                .receipts
+                .with_label_values(&[self.carrier.as_str(), state.as_str()])
+                .inc();
+            if state == MessageState::Delivered {
+                self.metrics.delivered.with_label_values(&label).inc();
+            }
+        }
+        if let ReceiptMatch::Matched { message_id, .. } = found {
+            let ms = received_at.0.saturating_sub(message_id.time().0);
+            self.metrics
+                .receipt_latency
+                .with_label_values(&label)
+                .observe(ms.max(0) as f64 / 1000.0);
+        }
+    }
+
+    /// Commits a modem's status report through the receipt writer, like an SMPP receipt. The status keeps
+    /// the report as the network gave it: `stat` the SMPP code its TP-ST maps to, `err` TP-ST itself
+    /// (`0x46`), `done_date` TP-DT as `YYMMDDhhmmss` (like a receipt's `done date:`), `raw` the modem, TP-MR,
+    /// TP-RA and TP-ST's meaning.
+    pub async fn modem_receipt(&self, r: &ReceiptEvent) -> Result<ReceiptMatch, StoreError> {
+        let state = receipt_state(Some(r.state.name()), r.state.is_final());
+        let receipt = Receipt {
+            state,
+            status: CarrierStatus {
+                stat: Some(lossy(r.state.stat_text())),
+                err: Some(format!("{:#04x}", r.status.0)),
+                network_error_code: None,
+                done_date: Some({
+                    let t = &r.discharge_time;
+                    format!(
+                        "{:02}{:02}{:02}{:02}{:02}{:02}",
+                        t.year, t.month, t.day, t.hour, t.minute, t.second
+                    )
+                }),
+                raw: Some(format!(
+                    "modem {} TP-MR {} TP-RA {} TP-ST {:#04x} ({})",
+                    r.modem,
+                    r.tp_mr,
+                    r.recipient,
+                    r.status.0,
+                    r.status.description()
+                )),
+            },
+            received_at: UnixMs::now(),
+        };
+        let id = super::modem::carrier_message_id(&r.modem, r.tp_mr, &r.recipient);
+        match self
+            .receipts
+            .record(self.carrier.clone(), id, receipt.clone())
+            .await
+        {
+            Ok(found) => {
+                self.count_receipt(state, &found, receipt.received_at);
+                Ok(found)
+            }
+            Err(err) => {
+                tracing::warn!(carrier = %self.carrier, modem = %r.modem, error = %err, "status report not committed: left with the modem");
+                Err(err)
+            }
+        }
+    }
+
+    /// Commits an MO message a modem received (the driver reassembled its parts) sent to `to`.
+    pub async fn modem_mo(&self, m: IncomingSms, to: String) -> Verdict {
+        if !m.complete {
+            tracing::warn!(carrier = %self.carrier, modem = %m.modem, from = %m.sender, missing = ?m.missing, "concatenated MO incomplete: committed with the parts that came");
+        }
+        self.mo.commit(m.sender, to, m.text).await
     }
 }
 
@@ -286,7 +380,7 @@ impl MoAssembler {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    async fn commit(&self, from: String, to: String, text: String) -> Verdict {
+    pub(crate) async fn commit(&self, from: String, to: String, text: String) -> Verdict {
         let mo = MoMessage {
             from,
             to,
@@ -296,11 +390,13 @@ impl MoAssembler {
             concat: None,
         };
         match self.store.record_mo(mo).await {
-            Ok(_) => {
+            Ok((message_id, cursor)) => {
                 self.metrics
                     .mo
                     .with_label_values(&[self.carrier.as_str()])
                     .inc();
+                tracing::debug_span!("mo", carrier = %self.carrier, %message_id)
+                    .in_scope(|| tracing::debug!(cursor, "MO committed"));
                 Verdict::Committed
             }
             Err(err) => {

@@ -1,19 +1,24 @@
-//! The link engine: starts the built-in SMSC simulator when configured, the SMPP links of every carrier, one
-//! dispatcher per carrier, the inbound handlers (receipts, MO), the lease supervisor and the metrics endpoint;
-//! and gives the gateway the hooks it needs ([`crate::gateway::Links`]).
+//! The link engine: starts the built-in SMSC simulator when configured, the SMPP links and GSM modems of
+//! every carrier, one dispatcher per carrier, the inbound handlers (receipts, MO), the lease supervisor and
+//! the metrics endpoint; and gives the gateway the hooks it needs ([`crate::gateway::Links`]).
 //!
 //! Shutdown: the gateway cancels its token once the API has stopped. Dispatchers stop claiming and record
-//! the outcome of every submit still in flight; links drain their windows and unbind; the inbound writer
-//! commits what it holds; then the simulator and the metrics endpoint stop. Only then is the store closed.
+//! the outcome of every submit still in flight; links drain their windows and unbind; modem tasks finish
+//! the command in progress and stop, and their last events are committed; the inbound writer commits what
+//! it holds; then the simulator and the metrics endpoint stop. Only then is the store closed.
 
+pub mod cancel;
 pub mod dispatcher;
 pub mod inbound;
+pub mod modem;
 pub mod pdu;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use smsbridge_hw::ModemHandle;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +45,51 @@ const STALE_SWEEP_EVERY: Duration = Duration::from_secs(30);
 struct LinkEntry {
     carrier: config::CarrierId,
     name: String,
-    handle: LinkHandle,
+    handle: EntryHandle,
+}
+
+enum EntryHandle {
+    Smpp(LinkHandle),
+    Modem(ModemHandle),
+}
+
+impl EntryHandle {
+    /// Whether the link can carry traffic: an SMPP link bound, a modem ready and registered.
+    fn is_up(&self) -> bool {
+        match self {
+            EntryHandle::Smpp(h) => h.is_bound(),
+            EntryHandle::Modem(m) => m.is_healthy(),
+        }
+    }
+
+    /// Waits, at most until `deadline`, for the link's first attempt to settle (bound or down; a modem
+    /// past opening and its init sequence).
+    async fn settled(&self, deadline: Instant) {
+        match self {
+            EntryHandle::Smpp(h) => {
+                let mut st = h.state();
+                let _ = tokio::time::timeout_at(
+                    deadline,
+                    st.wait_for(|s| !matches!(s, BindState::Connecting)),
+                )
+                .await;
+            }
+            EntryHandle::Modem(m) => {
+                let mut st = m.watch();
+                let _ = tokio::time::timeout_at(
+                    deadline,
+                    st.wait_for(|s| {
+                        !matches!(
+                            s.state,
+                            smsbridge_hw::LinkState::Opening
+                                | smsbridge_hw::LinkState::Initializing
+                        )
+                    }),
+                )
+                .await;
+            }
+        }
+    }
 }
 
 struct EngineLinkStates(Arc<Vec<LinkEntry>>);
@@ -58,19 +107,34 @@ impl LinkStates for EngineLinkStates {
     fn links(&self) -> Vec<LinkState> {
         let mut out = Vec::new();
         for l in self.0.iter() {
-            for (i, st) in l.handle.states().iter().enumerate() {
-                let (state, detail) = state_name(&st.borrow());
-                let link = if l.handle.states().len() > 1 {
-                    format!("{}/{}", l.name, if i == 0 { "tx" } else { "rx" })
-                } else {
-                    l.name.clone()
-                };
-                out.push(LinkState {
-                    carrier: CarrierId::new(l.carrier.as_str()),
-                    link,
-                    state: state.to_owned(),
-                    detail,
-                });
+            let carrier = || CarrierId::new(l.carrier.as_str());
+            match &l.handle {
+                EntryHandle::Smpp(handle) => {
+                    let states = handle.states();
+                    for (i, st) in states.iter().enumerate() {
+                        let (state, detail) = state_name(&st.borrow());
+                        let link = if states.len() > 1 {
+                            format!("{}/{}", l.name, if i == 0 { "tx" } else { "rx" })
+                        } else {
+                            l.name.clone()
+                        };
+                        out.push(LinkState {
+                            carrier: carrier(),
+                            link,
+                            state: state.to_owned(),
+                            detail,
+                        });
+                    }
+                }
+                EntryHandle::Modem(m) => {
+                    let (state, detail) = modem::state_name(&m.watch().borrow());
+                    out.push(LinkState {
+                        carrier: carrier(),
+                        link: l.name.clone(),
+                        state: state.to_owned(),
+                        detail,
+                    });
+                }
             }
         }
         out
@@ -271,10 +335,15 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     let (receipts, receipt_task) = ReceiptWriter::start(store.clone());
     let links_cancel = started.clone();
     let mut smpp_links: Vec<SmppLink> = Vec::new();
+    let mut modem_tasks: Vec<JoinHandle<()>> = Vec::new();
+    let mut modem_event_tasks: Vec<JoinHandle<()>> = Vec::new();
+    let mut modem_metrics = Vec::new();
     let mut entries: Vec<LinkEntry> = Vec::new();
     let mut dispatchers: Vec<Dispatcher> = Vec::new();
     let mut expiries: Vec<JoinHandle<()>> = Vec::new();
-    let mut longest_timeout = Duration::from_secs(10);
+    let mut longest_smpp = Duration::from_secs(10);
+    // Per dispatcher: the longest a modem of its carrier may take over one send.
+    let mut longest_modem: Vec<Duration> = Vec::new();
     for carrier in &config.carriers {
         let id = CarrierId::new(carrier.id.as_str());
         let mo = MoAssembler::new(id.clone(), store.clone(), metrics.clone());
@@ -290,7 +359,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
         for (index, c) in carrier.smpp.iter().enumerate() {
             for bind in 0..c.binds.max(1) {
                 let lc = link_config(carrier, index, bind, c)?;
-                longest_timeout = longest_timeout.max(lc.response_timeout);
+                longest_smpp = longest_smpp.max(lc.response_timeout);
                 let name = lc.link.clone();
                 let window = lc.window;
                 let link = smpp::spawn(
@@ -307,13 +376,43 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
                 entries.push(LinkEntry {
                     carrier: carrier.id.clone(),
                     name,
-                    handle,
+                    handle: EntryHandle::Smpp(handle),
                 });
                 smpp_links.push(link);
             }
         }
+        let mut carrier_longest_modem = Duration::ZERO;
         if !carrier.modem.is_empty() {
-            tracing::warn!(carrier = %carrier.id, "GSM modem links are not wired into the gateway yet");
+            // One queue for the events of the carrier's modems; its task ends when they have all stopped.
+            let (events_tx, events_rx) = mpsc::channel(modem::EVENT_QUEUE);
+            let mut numbers = HashMap::new();
+            for (index, c) in carrier.modem.iter().enumerate() {
+                let mc = modem::hw_config(carrier, index, c).map_err(GatewayError::Links)?;
+                carrier_longest_modem = carrier_longest_modem.max(modem::longest_send(&mc));
+                let name = modem::link_name(index);
+                // The `to` of its MO messages: the SIM's number, else the link's name.
+                numbers.insert(mc.name.clone(), c.number.clone().unwrap_or(name.clone()));
+                let (handle, task) =
+                    smsbridge_hw::spawn(mc, events_tx.clone(), links_cancel.clone());
+                dlinks.push(DispatchLink::modem(
+                    name.clone(),
+                    handle.clone(),
+                    limiters.modem(&carrier.id, index).cloned(),
+                ));
+                modem_metrics.push((carrier.id.to_string(), name.clone(), handle.clone()));
+                entries.push(LinkEntry {
+                    carrier: carrier.id.clone(),
+                    name,
+                    handle: EntryHandle::Modem(handle),
+                });
+                modem_tasks.push(task);
+            }
+            drop(events_tx);
+            modem_event_tasks.push(tokio::spawn(modem::run_events(
+                events_rx,
+                Arc::clone(&handler),
+                numbers,
+            )));
         }
         let Some(limiter) = limiters.carrier(&carrier.id).cloned() else {
             return Err(GatewayError::Links(format!(
@@ -330,38 +429,58 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
                 metrics.clone(),
                 Duration::ZERO,
             ));
+            longest_modem.push(carrier_longest_modem);
         }
     }
+    if !modem_metrics.is_empty() {
+        modem::ModemCollector::register(metrics.registry(), modem_metrics)
+            .map_err(|e| GatewayError::Links(format!("metrics: {e}")))?;
+    }
     // A submit waits for its response at most the response timeout once written; allow as long again for
-    // the time it may queue in front of a link that is reconnecting.
-    let submit_timeout = longest_timeout * 2 + Duration::from_secs(5);
-    for d in &mut dispatchers {
-        d.submit_timeout = submit_timeout;
+    // the time it may queue in front of a link that is reconnecting. A modem's send may take longer: its
+    // prompt, +CMGS and the driver's retries.
+    let smpp_timeout = longest_smpp * 2 + Duration::from_secs(5);
+    let mut longest_submit = smpp_timeout;
+    for (d, modem_send) in dispatchers.iter_mut().zip(longest_modem) {
+        d.submit_timeout = smpp_timeout.max(modem_send + Duration::from_secs(5));
+        longest_submit = longest_submit.max(d.submit_timeout);
     }
 
     // Let each link's first attempt settle, so the first Submit after start sees the carriers as they are.
     let deadline = Instant::now() + FIRST_BIND_WAIT;
     for e in &entries {
-        let mut st = e.handle.state();
-        let _ = tokio::time::timeout_at(
-            deadline,
-            st.wait_for(|s| !matches!(s, BindState::Connecting)),
-        )
-        .await;
+        e.handle.settled(deadline).await;
     }
 
     let entries = Arc::new(entries);
-    let by_carrier: HashMap<config::CarrierId, Vec<LinkHandle>> =
-        entries.iter().fold(HashMap::new(), |mut m, e| {
-            m.entry(e.carrier.clone())
-                .or_default()
-                .push(e.handle.clone());
-            m
-        });
+    let (carrier_cancel, cancel_task) = cancel::CarrierCanceller::start(
+        config,
+        entries.iter().filter_map(|e| match &e.handle {
+            EntryHandle::Smpp(h) => Some((&e.carrier, h)),
+            EntryHandle::Modem(_) => None,
+        }),
+        store.clone(),
+        &metrics,
+        smpp_timeout,
+        shutdown.clone(),
+    )
+    .map_err(|e| GatewayError::Links(format!("metrics: {e}")))?;
+    let by_carrier: HashMap<config::CarrierId, Vec<usize>> =
+        entries
+            .iter()
+            .enumerate()
+            .fold(HashMap::new(), |mut m, (i, e)| {
+                m.entry(e.carrier.clone()).or_default().push(i);
+                m
+            });
+    let health_entries = Arc::clone(&entries);
+    // A carrier is healthy for failover while any of its links is: a bound SMPP link or a ready modem.
     let health: CarrierHealthFn = Arc::new(move |c: &config::CarrierId| {
-        by_carrier
-            .get(c)
-            .is_some_and(|links| links.iter().any(LinkHandle::is_bound))
+        by_carrier.get(c).is_some_and(|links| {
+            links
+                .iter()
+                .any(|&i| health_entries.get(i).is_some_and(|e| e.handle.is_up()))
+        })
     });
 
     let dispatch_tasks: Vec<JoinHandle<()>> = dispatchers
@@ -370,7 +489,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
         .collect();
     let stale_task = tokio::spawn(stale_lease_loop(
         store.clone(),
-        submit_timeout * 3,
+        longest_submit * 3,
         shutdown.clone(),
     ));
 
@@ -381,11 +500,20 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
             let _ = t.await;
         }
         let _ = stale_task.await;
+        let _ = cancel_task.await;
         for t in expiries {
             let _ = t.await;
         }
         for l in smpp_links {
             l.join().await;
+        }
+        // Modem tasks stop with the links' token; then their event queues close and the last events are
+        // committed before the receipt writer goes.
+        for t in modem_tasks {
+            let _ = t.await;
+        }
+        for t in modem_event_tasks {
+            let _ = t.await;
         }
         drop(receipts);
         let _ = receipt_task.await;
@@ -399,7 +527,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     });
 
     Ok(Links {
-        carrier_cancel: None,
+        carrier_cancel: Some(carrier_cancel),
         link_states: Some(Arc::new(EngineLinkStates(entries))),
         carrier_health: Some(health),
         task: Some(task),

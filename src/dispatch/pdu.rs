@@ -1,15 +1,19 @@
-//! From a stored segment to the submit_sm that carries it (SMPP 3.4 §4.4.1).
+//! From a stored segment to the submit_sm that carries it (SMPP 3.4 §4.4.1), or to the SMS-SUBMIT TPDU a
+//! GSM modem sends (3GPP TS 23.040 §9.2.2.2).
 //!
 //! The API's planner stores each segment as SMPP wants it in short_message with esm_class UDHI: the UDH when
 //! there is one (only concatenated messages have one: national language tables are off), then the user
 //! data (GSM 7-bit septets one per octet, UCS-2 big-endian, or binary octets). The carrier's `segmentation`
 //! decides how the concatenation travels: in the UDH as stored, as sar_* TLVs (§5.3.2.22-24) with the UDH
-//! taken off, or with the user data in message_payload (§5.3.2.32) and sar_* TLVs.
+//! taken off, or with the user data in message_payload (§5.3.2.32) and sar_* TLVs. A modem always carries
+//! the concatenation in the UDH (TS 23.040 §9.2.3.24.1): the carrier's `segmentation` does not apply.
 
 use std::borrow::Cow;
 
-use smsbridge_protocol::smpp::{DataCoding, EsmClass, Npi, SubmitSm, TlvValue, Tlvs, Ton, tag};
-use smsbridge_protocol::sms::Udh;
+use smsbridge_protocol::smpp::{
+    CancelSm, DataCoding, EsmClass, Npi, SubmitSm, TlvValue, Tlvs, Ton, tag,
+};
+use smsbridge_protocol::sms::{self, Dcs, Submit, Tpdu, Udh, UserData};
 
 use crate::config::Segmentation;
 use crate::store::Dispatch;
@@ -25,6 +29,12 @@ pub enum BuildError {
     Udh { segment: u16, detail: String },
     #[error("segment of {0} octets does not fit short_message (at most 254)")]
     TooLong(usize),
+    #[error("carrier message id {0:?} does not fit cancel_sm's message_id (1 to 64 characters)")]
+    MessageId(String),
+    #[error("data_coding {0:#04x} has no TP-DCS a modem can send (TS 23.038 §4)")]
+    DataCoding(u8),
+    #[error("segment does not fit an SMS-SUBMIT: {0}")]
+    Tpdu(String),
 }
 
 /// The data_coding of a stored segment: the client's for binary bodies, else from the planner's encoding.
@@ -117,6 +127,88 @@ pub fn submit_sm(d: &Dispatch, mode: Segmentation) -> Result<SubmitSm<'static>, 
     })
 }
 
+/// The cancel_sm (SMPP 3.4 §4.9.1) of a segment the carrier accepted as `carrier_message_id`: the same
+/// service_type (empty) and source address as its submit_sm, built from the message's sender as [`submit_sm`]
+/// built it, and its destination (an SMSC checks both when they are given).
+pub fn cancel_sm(
+    carrier_message_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<CancelSm<'static>, BuildError> {
+    let (src_ton, src_npi, src) = address(from);
+    if src.len() > 20 {
+        return Err(BuildError::Sender(from.to_owned()));
+    }
+    let (dest_ton, dest_npi, dest) = address(to);
+    if dest.len() > 20 {
+        return Err(BuildError::Destination(to.to_owned()));
+    }
+    if carrier_message_id.is_empty() || carrier_message_id.len() > 64 {
+        return Err(BuildError::MessageId(carrier_message_id.to_owned()));
+    }
+    Ok(CancelSm {
+        message_id: Cow::Owned(carrier_message_id.as_bytes().to_vec()),
+        source_addr_ton: src_ton,
+        source_addr_npi: src_npi,
+        source_addr: Cow::Owned(src.as_bytes().to_vec()),
+        dest_addr_ton: dest_ton,
+        dest_addr_npi: dest_npi,
+        destination_addr: Cow::Owned(dest.as_bytes().to_vec()),
+        ..CancelSm::default()
+    })
+}
+
+/// The TP-DCS (TS 23.038 §4) of an SMPP data_coding (SMPP 3.4 §5.2.19): the GSM values (0x00 default
+/// alphabet, 0x08 UCS-2, 0x10-0x3F general coding, 0xF0-0xFF message class) mean the same in both; SMPP's
+/// 0x02 and 0x04 are 8-bit data. The SMPP-only alphabets (IA5, Latin-1, JIS, ...) have no TP-DCS.
+fn tp_dcs(dc: DataCoding) -> Result<Dcs, BuildError> {
+    match dc.0 {
+        0x00 | 0x08 | 0x10..=0x3F | 0xF0..=0xFF => Ok(Dcs(dc.0)),
+        0x02 | 0x04 => Ok(Dcs(0x04)),
+        other => Err(BuildError::DataCoding(other)),
+    }
+}
+
+/// The SMS-SUBMIT TPDU (without service-centre address) that sends one leased segment through a GSM modem:
+/// the stored UDH (concatenated segments only) and user data, the TP-DCS of its data coding, TP-SRR when a
+/// receipt is wanted. TP-MR is 0: the modem assigns its own and answers it in `+CMGS: <mr>`. There is no
+/// sender field: the network sends it from the SIM's number, whatever the message's `from`.
+pub fn submit_tpdu(d: &Dispatch) -> Result<Vec<u8>, BuildError> {
+    let dest = sms::Address::parse(&d.to);
+    if dest.ton != sms::Ton::International {
+        return Err(BuildError::Destination(d.to.clone()));
+    }
+    let dcs = tp_dcs(data_coding(d))?;
+    let (header, body) = if d.segment_count > 1 {
+        let (udh, used) = Udh::parse(&d.payload).map_err(|e| BuildError::Udh {
+            segment: d.segment,
+            detail: e.to_string(),
+        })?;
+        (Some(udh), d.payload.get(used..).unwrap_or_default())
+    } else {
+        (None, &d.payload[..])
+    };
+    // The planner stores GSM 7-bit text one septet per octet; anything above 0x7F would not pack.
+    if dcs.udl_in_septets() && body.iter().any(|&b| b > 0x7F) {
+        return Err(BuildError::Tpdu(
+            "GSM 7-bit user data holds an octet above 0x7f".into(),
+        ));
+    }
+    let mut submit = Submit::new(
+        dest,
+        dcs,
+        UserData {
+            header,
+            body: body.to_vec(),
+            truncated: false,
+        },
+    );
+    submit.tp_srr = d.want_receipt;
+    Tpdu::Submit(submit)
+        .encode()
+        .map_err(|e| BuildError::Tpdu(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +275,29 @@ mod tests {
     }
 
     #[test]
+    fn cancel_sm_quotes_the_source_address_as_the_submit_did() {
+        let d = dispatch(b"x".to_vec(), 1, "gsm7");
+        let sm = submit_sm(&d, Segmentation::Udh).expect("buildable");
+        let c = cancel_sm("1a2b", &d.from, &d.to).expect("buildable");
+        assert_eq!(&*c.message_id, b"1a2b");
+        assert_eq!(
+            (c.source_addr_ton, c.source_addr_npi, &*c.source_addr),
+            (sm.source_addr_ton, sm.source_addr_npi, &*sm.source_addr)
+        );
+        assert_eq!(&*c.destination_addr, &*sm.destination_addr);
+        assert_eq!(&*c.service_type, &*sm.service_type);
+        let numeric = cancel_sm("7", "+4930123", &d.to).expect("buildable");
+        assert_eq!(
+            (numeric.source_addr_ton, &*numeric.source_addr),
+            (Ton::INTERNATIONAL, &b"4930123"[..])
+        );
+        assert!(matches!(
+            cancel_sm("", &d.from, &d.to),
+            Err(BuildError::MessageId(_))
+        ));
+    }
+
+    #[test]
     fn not_e164_destination_is_refused() {
         let mut d = dispatch(b"x".to_vec(), 1, "gsm7");
         d.to = "12345".into();
@@ -190,5 +305,81 @@ mod tests {
             submit_sm(&d, Segmentation::Udh),
             Err(BuildError::Destination(_))
         ));
+    }
+
+    fn decoded(tpdu: &[u8]) -> Submit {
+        match Tpdu::decode(tpdu) {
+            Ok(Tpdu::Submit(s)) => s,
+            other => panic!("not an SMS-SUBMIT: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn single_gsm7_tpdu_asks_a_report_and_has_no_udh() {
+        // "hello" as septets, one per octet, as the planner stores it.
+        let d = dispatch(b"hello".to_vec(), 1, "gsm7");
+        let tpdu = submit_tpdu(&d).expect("buildable");
+        // First octet: SMS-SUBMIT, TP-SRR, no TP-UDHI, no TP-VP; TP-MR 0; TP-DA 13 digits international.
+        assert_eq!(tpdu[..4], [0x21, 0x00, 0x0D, 0x91]);
+        let s = decoded(&tpdu);
+        assert!(s.tp_srr);
+        assert_eq!(s.tp_da.display(), "+4915112345678");
+        assert_eq!(s.tp_dcs, Dcs(0x00));
+        assert_eq!(s.tp_ud.header, None);
+        assert_eq!(s.tp_ud.text(s.tp_dcs).as_deref(), Some("hello"));
+    }
+
+    #[test]
+    fn concatenated_ucs2_tpdu_keeps_the_udh() {
+        let mut payload = vec![0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
+        payload.extend_from_slice(&[0x04, 0x36, 0x00, 0x41]);
+        let mut d = dispatch(payload, 2, "ucs2");
+        d.want_receipt = false;
+        let s = decoded(&submit_tpdu(&d).expect("buildable"));
+        assert!(!s.tp_srr);
+        assert_eq!(s.tp_dcs, Dcs(0x08));
+        let concat = s
+            .tp_ud
+            .header
+            .as_ref()
+            .and_then(Udh::concat)
+            .expect("concat");
+        assert_eq!(
+            (concat.reference, concat.parts, concat.number),
+            (0x2A, 2, 1)
+        );
+        assert_eq!(s.tp_ud.text(s.tp_dcs).as_deref(), Some("жA"));
+    }
+
+    #[test]
+    fn concatenated_gsm7_tpdu_packs_after_the_udh() {
+        let mut payload = vec![0x05, 0x00, 0x03, 0x07, 0x03, 0x03];
+        payload.extend_from_slice(b"tail");
+        let s = decoded(&submit_tpdu(&dispatch(payload, 3, "gsm7")).expect("buildable"));
+        let concat = s
+            .tp_ud
+            .header
+            .as_ref()
+            .and_then(Udh::concat)
+            .expect("concat");
+        assert_eq!((concat.parts, concat.number), (3, 3));
+        assert_eq!(s.tp_ud.text(s.tp_dcs).as_deref(), Some("tail"));
+    }
+
+    #[test]
+    fn tpdu_refuses_what_a_modem_cannot_send() {
+        let mut d = dispatch(b"x".to_vec(), 1, "gsm7");
+        d.to = "ACME".into();
+        assert!(matches!(submit_tpdu(&d), Err(BuildError::Destination(_))));
+        let mut d = dispatch(b"x".to_vec(), 1, "binary");
+        d.data_coding = Some(0x03); // SMPP Latin-1: no TP-DCS
+        assert_eq!(submit_tpdu(&d), Err(BuildError::DataCoding(0x03)));
+        let mut d = dispatch(vec![0xAB; 10], 1, "binary");
+        d.data_coding = Some(0x04);
+        assert_eq!(decoded(&submit_tpdu(&d).expect("8-bit")).tp_dcs, Dcs(0x04));
+        let d = dispatch(vec![0x80], 1, "gsm7");
+        assert!(matches!(submit_tpdu(&d), Err(BuildError::Tpdu(_))));
+        let d = dispatch(vec![b'a'; 161], 1, "gsm7");
+        assert!(matches!(submit_tpdu(&d), Err(BuildError::Tpdu(_))));
     }
 }

@@ -168,6 +168,12 @@ pub struct SimCounters {
     pub mo_sent: AtomicU64,
     /// query_sm, cancel_sm and replace_sm received.
     pub queries: AtomicU64,
+    /// cancel_sm received.
+    pub cancels: AtomicU64,
+    /// Of those, answered ESME_ROK: the receipt was still waiting and is dropped.
+    pub cancelled: AtomicU64,
+    /// Of those, answered ESME_RCANCELFAIL (receipt already sent, unknown id, or a fault).
+    pub cancels_refused: AtomicU64,
     /// enquire_link received.
     pub enquire_links: AtomicU64,
     /// enquire_link_resp received (answers to enquire_link sent with [`SmscControl::send_raw`]).
@@ -197,13 +203,15 @@ impl SimCounters {
     pub fn summary(&self) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "binds={} submits={} accepted={} receipts={} receipt_acks={} throttled={} mo={} enquire_links={} connections={}",
+            "binds={} submits={} accepted={} receipts={} receipt_acks={} throttled={} cancels={} cancelled={} mo={} enquire_links={} connections={}",
             g(&self.binds),
             g(&self.submits),
             g(&self.accepted),
             g(&self.receipts_sent),
             g(&self.deliver_resp_ok),
             g(&self.throttled),
+            g(&self.cancels),
+            g(&self.cancelled),
             g(&self.mo_sent),
             g(&self.enquire_links),
             g(&self.connections),
@@ -253,12 +261,27 @@ pub struct RecordedSubmit {
     pub message_payload: Option<Vec<u8>>,
 }
 
+/// One cancel_sm as the simulator received it (recorded while [`SmscControl::record_submits`] is on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCancel {
+    pub message_id: Vec<u8>,
+    pub service_type: Vec<u8>,
+    pub source_addr_ton: u8,
+    pub source_addr_npi: u8,
+    pub source_addr: Vec<u8>,
+    pub destination_addr: Vec<u8>,
+    /// The command_status it was answered with.
+    pub status: CommandStatus,
+}
+
 /// Most submits kept by the recorder.
 const MAX_RECORDED: usize = 100_000;
 
 /// Faults and shared state, changed at run time through [`SmscControl`].
 struct Shared {
     recorded: Mutex<Option<Vec<RecordedSubmit>>>,
+    recorded_cancels: Mutex<Vec<RecordedCancel>>,
+    refuse_cancels: AtomicU64,
     /// Keep receipts across sessions (see [`SmscControl::set_store_and_forward`]).
     store_and_forward: AtomicBool,
     /// Receipts of closed sessions, waiting for the next receiver bind.
@@ -346,6 +369,20 @@ impl SmscControl {
     pub fn fail_next_submits(&self, n: u64, status: CommandStatus) {
         self.shared.fail_status.store(status.0, Ordering::Relaxed);
         self.shared.fail_submits.store(n, Ordering::Relaxed);
+    }
+
+    /// Answer the next `n` cancel_sm with ESME_RCANCELFAIL whatever the message's state (an SMSC that
+    /// delivered the message and has not sent its receipt yet).
+    pub fn refuse_next_cancels(&self, n: u64) {
+        self.shared.refuse_cancels.store(n, Ordering::Relaxed);
+    }
+
+    /// The cancel_sm received while recording is on, in arrival order.
+    pub fn recorded_cancels(&self) -> Vec<RecordedCancel> {
+        match self.shared.recorded_cancels.lock() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
     }
 
     /// Send receipts before the submit_sm_resp (zero receipt delay only).
@@ -471,6 +508,8 @@ impl Smsc {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             recorded: Mutex::new(None),
+            recorded_cancels: Mutex::new(Vec::new()),
+            refuse_cancels: AtomicU64::new(0),
             store_and_forward: AtomicBool::new(false),
             orphans: Mutex::new(Vec::new()),
             throttle_per_sec: AtomicU32::new(config.throttle_per_sec),
@@ -1178,17 +1217,30 @@ impl Conn {
                 }
             }
             Body::CancelSm(x) => {
+                // SMPP 3.4 §4.9: a message whose receipt has not been sent yet is still "in the SMSC": it is
+                // cancelled and its receipt dropped. No receipt is sent for it (real SMSCs mostly send none;
+                // a DELETED receipt would race the cancel_sm_resp at the ESME). A message whose receipt went
+                // out, or an id this session never handed out, can not be cancelled: ESME_RCANCELFAIL.
                 SimCounters::add(&c.queries);
+                SimCounters::add(&c.cancels);
+                let refuse = self
+                    .shared
+                    .refuse_cancels
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok();
                 let n = parse_id(self.shared.config.id_format, &x.message_id);
-                let ok = n.is_some_and(|n| self.states.get(&n) == Some(&STATE_PENDING));
+                let ok = !refuse && n.is_some_and(|n| self.states.get(&n) == Some(&STATE_PENDING));
                 if ok && let Some(n) = n {
                     self.states.insert(n, STATE_CANCELLED);
                 }
                 let status = if ok {
+                    SimCounters::add(&c.cancelled);
                     CommandStatus::ESME_ROK
                 } else {
+                    SimCounters::add(&c.cancels_refused);
                     CommandStatus::ESME_RCANCELFAIL
                 };
+                self.record_cancel(x, status);
                 if let Some(r) = pdu.response_for(status) {
                     self.respond(r);
                 }
@@ -1255,6 +1307,31 @@ impl Conn {
             }
         }
         Flow::Go
+    }
+
+    fn record_cancel(&self, x: &smsbridge_protocol::smpp::CancelSm<'_>, status: CommandStatus) {
+        let on = match self.shared.recorded.lock() {
+            Ok(r) => r.is_some(),
+            Err(p) => p.into_inner().is_some(),
+        };
+        if !on {
+            return;
+        }
+        let mut list = match self.shared.recorded_cancels.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        if list.len() < MAX_RECORDED {
+            list.push(RecordedCancel {
+                message_id: x.message_id.to_vec(),
+                service_type: x.service_type.to_vec(),
+                source_addr_ton: x.source_addr_ton.0,
+                source_addr_npi: x.source_addr_npi.0,
+                source_addr: x.source_addr.to_vec(),
+                destination_addr: x.destination_addr.to_vec(),
+                status,
+            });
+        }
     }
 
     fn record(&self, sm: &smsbridge_protocol::smpp::SubmitSm<'_>) {

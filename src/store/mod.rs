@@ -7,7 +7,7 @@
 //!   returns (each message is committed by then). Idempotent per (client, client_ref): a retry gets the first
 //!   message back with `duplicate: true`. GetMessage: [`Store::get`] / [`Store::get_by_client_ref`].
 //!   CancelMessage: [`Store::cancel`]; when it says [`CancelOutcome::AlreadySubmitted`], try cancel_sm with the
-//!   carrier ids it returns. StreamEvents: [`Store::events_after`] from the client's cursor, then
+//!   carrier ids it returns, then [`Store::record_carrier_cancel`] with the segments the carrier cancelled. StreamEvents: [`Store::events_after`] from the client's cursor, then
 //!   [`Store::wait_events`] (or [`Store::subscribe`]) to follow live.
 //! - **Dispatcher** (one per carrier): [`Store::claim`] a window's worth of [`Dispatch`]es (they are leased: no
 //!   other claim returns them), hand them to links, then [`Store::record_outcome`] for each, exactly once:
@@ -26,6 +26,16 @@
 //! submit_sm_resps or receipts at once calls [`Store::record_outcomes`] / [`Store::record_receipts`] (one request,
 //! one answer per item), and the API passes a client's batch to one [`Store::submit`].
 //! `claim`'s `now` is the time used for retry times and validity, and is recorded as the lease time.
+//!
+//! # Retention
+//! Nothing is kept forever: [`Store::prune`] (run periodically by the gateway) deletes finished messages
+//! (final state for longer than [`RetentionPolicy::keep_finished`]) with their segments and carrier id
+//! mappings, and events older than [`RetentionPolicy::keep_events`], in bounded chunks so that it never holds
+//! the writer for long. A message that is not final is never deleted, whatever its age. A client_ref is
+//! remembered as long as its message: a Submit retried after its message was pruned stores a new message.
+//! GetMessage of a pruned message finds nothing. A consumer resuming from a cursor whose following events
+//! were pruned gets [`StoreError::CursorPruned`] (with the oldest cursor it can resume from) instead of a
+//! silent gap; cursor 0 means "from the oldest event kept".
 //!
 //! # Events
 //! Each transition is one event with a cursor, written in the same transaction as the change: a new message
@@ -191,6 +201,18 @@ pub enum CancelOutcome {
     AlreadyFinal(MessageState),
 }
 
+/// What [`Store::record_carrier_cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarrierCancelApplied {
+    /// Segments that became `Cancelled`.
+    pub cancelled: u16,
+    /// Segments left as they were: already final (a receipt, or an expiry, came first) or not segments of
+    /// this message.
+    pub unchanged: u16,
+    /// The message's state now.
+    pub message_state: MessageState,
+}
+
 /// What [`Store::expire`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExpireReport {
@@ -231,6 +253,61 @@ pub struct StoreCounters {
     pub commits: u64,
     /// Write requests answered (a group commit answers many per commit).
     pub write_requests: u64,
+    /// Rows deleted by retention ([`Store::prune`]).
+    pub pruned_rows: u64,
+}
+
+/// How long finished data is kept; see the module documentation's "Retention".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Finished messages are deleted this long after they became final; `None`: kept forever.
+    pub keep_finished: Option<std::time::Duration>,
+    /// Events are deleted this long after they were written; `None`: kept forever.
+    pub keep_events: Option<std::time::Duration>,
+    /// About how many rows one writer request deletes at most (one chunk): other writes wait at most for
+    /// one chunk.
+    pub chunk_rows: usize,
+}
+
+impl Default for RetentionPolicy {
+    /// Keeps everything (the gateway sets the policy from `[store.retention]`).
+    fn default() -> Self {
+        RetentionPolicy {
+            keep_finished: None,
+            keep_events: None,
+            chunk_rows: 5_000,
+        }
+    }
+}
+
+/// What [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PruneReport {
+    pub messages: u64,
+    pub segments: u64,
+    /// (carrier, carrier message id) mappings of the deleted messages' segments.
+    pub carrier_ids: u64,
+    pub events: u64,
+    /// Writer requests used (each deleted at most about `chunk_rows` rows).
+    pub chunks: u64,
+    /// True when the call stopped at its chunk limit with more to delete: the next call goes on.
+    pub more: bool,
+}
+
+impl PruneReport {
+    /// Rows deleted, all tables together.
+    pub fn rows(&self) -> u64 {
+        self.messages + self.segments + self.carrier_ids + self.events
+    }
+
+    /// Adds another chunk's counts.
+    pub fn add(&mut self, other: &PruneReport) {
+        self.messages += other.messages;
+        self.segments += other.segments;
+        self.carrier_ids += other.carrier_ids;
+        self.events += other.events;
+        self.chunks += other.chunks;
+    }
 }
 
 /// Errors of the store, with what was being done.
@@ -267,6 +344,12 @@ pub enum StoreError {
     /// The store was closed (shutdown) or its writer stopped.
     #[error("the store is closed")]
     Closed,
+    /// Events after `after` were deleted by retention: resuming from it would skip them.
+    #[error(
+        "events after cursor {after} were deleted by retention (store.retention.keep_events); the oldest \
+         cursor to resume from is {oldest} (or 0 for every event still kept)"
+    )]
+    CursorPruned { after: u64, oldest: u64 },
 }
 
 /// The contract of a store engine. Every method that changes state resolves only once the change is durable.
@@ -314,6 +397,14 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
         &self,
         id: MessageId,
     ) -> impl Future<Output = Result<CancelOutcome, StoreError>> + Send;
+    /// Records that the carrier confirmed the cancel (cancel_sm_resp ESME_ROK) of these segments of a
+    /// submitted message: each one not final yet becomes `Cancelled` (final), with its events; final ones
+    /// are left alone. A refused cancel_sm changes nothing, so it is not recorded.
+    fn record_carrier_cancel(
+        &self,
+        id: MessageId,
+        segments: Vec<u16>,
+    ) -> impl Future<Output = Result<CarrierCancelApplied, StoreError>> + Send;
     fn expire(&self, now: UnixMs) -> impl Future<Output = Result<ExpireReport, StoreError>> + Send;
     /// Takes back leases older than `leased_before` that got no outcome (a dispatcher or link that died
     /// without answering): they are requeued as resends, counted. Returns how many were requeued.
@@ -330,7 +421,10 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
         client: &ClientId,
         client_ref: &str,
     ) -> impl Future<Output = Result<Option<Message>, StoreError>> + Send;
+    /// Deletes what the engine's [`RetentionPolicy`] no longer keeps at `now`, in bounded chunks.
+    fn prune(&self, now: UnixMs) -> impl Future<Output = Result<PruneReport, StoreError>> + Send;
     /// Up to `limit` events with cursor > `after`, of the given kinds (all kinds when empty), in cursor order.
+    /// [`StoreError::CursorPruned`] when `after` is not 0 and events after it were deleted by retention.
     fn events_after(
         &self,
         after: u64,
@@ -426,6 +520,19 @@ impl Store {
         delegate!(self, e => e.cancel(id).await)
     }
 
+    /// After cancel_sm: the segments the carrier confirmed cancelled become `Cancelled` (see
+    /// [`StoreEngine::record_carrier_cancel`]). A receipt that comes for such a segment afterwards records
+    /// its status fields but leaves the state `Cancelled` (a final state is never changed): a `DELETED`
+    /// receipt is the carrier saying the same thing; a `DELIVRD` one contradicts its cancel_sm_resp, and the
+    /// status shows that.
+    pub async fn record_carrier_cancel(
+        &self,
+        id: MessageId,
+        segments: Vec<u16>,
+    ) -> Result<CarrierCancelApplied, StoreError> {
+        delegate!(self, e => e.record_carrier_cancel(id, segments).await)
+    }
+
     pub async fn expire(&self, now: UnixMs) -> Result<ExpireReport, StoreError> {
         delegate!(self, e => e.expire(now).await)
     }
@@ -434,6 +541,13 @@ impl Store {
     /// supervisor calls it with "now minus the longest a link may hold a segment" (e.g. window timeout x 3).
     pub async fn requeue_stale_leases(&self, leased_before: UnixMs) -> Result<u64, StoreError> {
         delegate!(self, e => e.requeue_stale_leases(leased_before).await)
+    }
+
+    /// Deletes finished messages and events older than the retention policy (see "Retention" above), in
+    /// chunks of about `chunk_rows` rows, each its own writer request so that submits are never held up for
+    /// long. Returns what was deleted; `more` when it stopped at its chunk limit.
+    pub async fn prune(&self, now: UnixMs) -> Result<PruneReport, StoreError> {
+        delegate!(self, e => e.prune(now).await)
     }
 
     pub async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {

@@ -28,6 +28,7 @@
 //! at open, any segment still leased (the process died with it in flight) is put back in the queue, marked
 //! "outcome unknown", and its resend is counted.
 
+mod retention;
 mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,8 +41,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    Accepted, CancelOutcome, Dispatch, DispatchKey, ExpireReport, LeaseId, Outcome, OutcomeApplied,
-    PermanentStatus, QueueStats, Receipt, ReceiptMatch, StoreCounters, StoreEngine, StoreError,
+    Accepted, CancelOutcome, CarrierCancelApplied, Dispatch, DispatchKey, ExpireReport, LeaseId,
+    Outcome, OutcomeApplied, PermanentStatus, PruneReport, QueueStats, Receipt, ReceiptMatch,
+    RetentionPolicy, StoreCounters, StoreEngine, StoreError,
 };
 use crate::model::{
     Body, CarrierId, CarrierStatus, ClientId, ConcatInfo, Event, EventData, EventKind, Message,
@@ -81,6 +83,8 @@ pub struct SqliteConfig {
     pub readers: usize,
     /// Page cache per connection, KiB: bounds the store's memory whatever the queue depth.
     pub cache_kib: i64,
+    /// What [`crate::store::Store::prune`] deletes (default: nothing).
+    pub retention: RetentionPolicy,
 }
 
 impl SqliteConfig {
@@ -98,6 +102,7 @@ impl SqliteConfig {
             held_receipt_ttl_ms: 3_600_000,
             readers: 4,
             cache_kib: 8 * 1024,
+            retention: RetentionPolicy::default(),
         }
     }
 }
@@ -157,8 +162,10 @@ enum Op {
     ),
     Mo(MoMessage, Reply<(MessageId, u64)>),
     Cancel(MessageId, Reply<CancelOutcome>),
+    CarrierCancel(MessageId, Vec<u16>, Reply<CarrierCancelApplied>),
     Expire(UnixMs, Reply<ExpireReport>),
     RequeueStale(UnixMs, Reply<u64>),
+    Prune(retention::PruneChunk, Reply<PruneReport>),
     Shutdown,
 }
 
@@ -170,6 +177,8 @@ impl Op {
             Op::Claim(_, max, _, _) => (*max).clamp(1, 1024),
             Op::Outcomes(v, _) => v.len().max(1),
             Op::Receipts(v, _) => v.len().max(1),
+            // A chunk of deletes ends its group: it is as much work as a full one.
+            Op::Prune(..) => 1024,
             _ => 1,
         }
     }
@@ -267,6 +276,7 @@ struct Shared {
     held: AtomicU64,
     commits: AtomicU64,
     requests: AtomicU64,
+    pruned: AtomicU64,
     cursor: watch::Sender<u64>,
 }
 
@@ -377,7 +387,9 @@ fn recover(conn: &mut Connection) -> Result<(WState, Option<MessageId>), StoreEr
     let max_cursor: Option<i64> = conn
         .query_row("SELECT MAX(cursor) FROM events", [], |r| r.get(0))
         .map_err(sql("reading the last cursor"))?;
-    st.next_cursor = max_cursor.unwrap_or(0) + 1;
+    // Retention may have deleted every event: never hand out a pruned cursor again.
+    let pruned = i64::try_from(retention::events_pruned_through(conn)?).unwrap_or(i64::MAX);
+    st.next_cursor = max_cursor.unwrap_or(0).max(pruned) + 1;
     let max_msg: Option<i64> = conn
         .query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))
         .map_err(sql("reading the last message id"))?;
@@ -454,6 +466,7 @@ impl SqliteStore {
             held: AtomicU64::new(st.held),
             commits: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            pruned: AtomicU64::new(0),
             cursor: cursor_tx,
         });
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
@@ -614,6 +627,14 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::Cancel(id, r)).await
     }
 
+    async fn record_carrier_cancel(
+        &self,
+        id: MessageId,
+        segments: Vec<u16>,
+    ) -> Result<CarrierCancelApplied, StoreError> {
+        self.call(|r| Op::CarrierCancel(id, segments, r)).await
+    }
+
     async fn expire(&self, now: UnixMs) -> Result<ExpireReport, StoreError> {
         self.call(|r| Op::Expire(now, r)).await
     }
@@ -660,7 +681,44 @@ impl StoreEngine for SqliteStore {
         if let Some(events) = recent {
             return Ok(events);
         }
-        self.read(move |c| read_events(c, after, mask, limit)).await
+        self.read(move |c| {
+            let events = read_events(c, after, mask, limit)?;
+            retention::check_cursor(c, after)?;
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn prune(&self, now: UnixMs) -> Result<PruneReport, StoreError> {
+        /// Chunks per call; a tick that stops here leaves `more` for the next one.
+        const MAX_CHUNKS: u64 = 1_000;
+        let policy = self.inner.config.retention;
+        let before = |keep: Option<std::time::Duration>| {
+            keep.map(|k| now.plus_ms(-i64::try_from(k.as_millis()).unwrap_or(i64::MAX)))
+        };
+        let chunk = retention::PruneChunk {
+            finished_before: before(policy.keep_finished),
+            events_before: before(policy.keep_events),
+            max_rows: policy.chunk_rows.max(1),
+        };
+        let mut total = PruneReport::default();
+        if chunk.finished_before.is_none() && chunk.events_before.is_none() {
+            return Ok(total);
+        }
+        loop {
+            // One request per chunk: whatever was queued meanwhile (submits, outcomes) goes first.
+            let got = self.call(|r| Op::Prune(chunk, r)).await?;
+            self.inner
+                .shared
+                .pruned
+                .fetch_add(got.rows(), Ordering::Relaxed);
+            total.add(&got);
+            total.more = got.more;
+            if !got.more || total.chunks >= MAX_CHUNKS {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
@@ -684,6 +742,7 @@ impl StoreEngine for SqliteStore {
             held_receipts: s.held.load(Ordering::Relaxed),
             commits: s.commits.load(Ordering::Relaxed),
             write_requests: s.requests.load(Ordering::Relaxed),
+            pruned_rows: s.pruned.load(Ordering::Relaxed),
         }
     }
 
@@ -921,8 +980,10 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::Receipts(_, r) => drop(r.send(Err(e))),
         Op::Mo(_, r) => drop(r.send(Err(e))),
         Op::Cancel(_, r) => drop(r.send(Err(e))),
+        Op::CarrierCancel(_, _, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
         Op::RequeueStale(_, r) => drop(r.send(Err(e))),
+        Op::Prune(_, r) => drop(r.send(Err(e))),
         Op::Shutdown => return false,
     }
     true
@@ -1056,6 +1117,8 @@ impl Cx<'_, '_> {
             ),
             Op::Mo(mo, r) => settle(r, self.mo(mo)),
             Op::Cancel(id, r) => settle(r, self.cancel(id)),
+            Op::CarrierCancel(id, segs, r) => settle(r, self.carrier_cancel(id, &segs)),
+            Op::Prune(chunk, r) => settle(r, retention::prune_chunk(self.conn, chunk)),
             Op::Expire(at, r) => settle(r, self.expire(at)),
             Op::RequeueStale(before, r) => settle(r, self.requeue_stale(before)),
             Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
@@ -2133,6 +2196,51 @@ impl Cx<'_, '_> {
                 .collect(),
             in_flight: segs.iter().filter(|s| s.lease.is_some()).count() as u16,
             cancelled_segments: cancelled,
+        })
+    }
+
+    /// The carrier cancelled these segments (cancel_sm_resp OK): each one still live becomes `Cancelled`.
+    fn carrier_cancel(
+        &mut self,
+        id: MessageId,
+        cancelled: &[u16],
+    ) -> Result<CarrierCancelApplied, StoreError> {
+        let msg = id.as_i64();
+        let mut head = self.head(msg)?.ok_or(StoreError::NotFound(id))?;
+        let mut done = 0u16;
+        let mut unchanged = 0u16;
+        let segs = self.segments(msg)?;
+        for &idx in cancelled {
+            let Some(seg) = segs.iter().find(|s| s.idx == idx) else {
+                unchanged = unchanged.saturating_add(1);
+                continue;
+            };
+            // Read again: an earlier item of this list may be the same segment.
+            let state = match self.head_seg(msg, idx)? {
+                Some((_, s)) => s.state,
+                None => seg.state,
+            };
+            if state.is_final() {
+                unchanged = unchanged.saturating_add(1);
+                continue;
+            }
+            if state == MessageState::Queued && seg.lease.is_none() {
+                // Requeued after an unknown outcome, but the carrier had it and cancelled it: don't resend.
+                self.dequeue(&head, seg)?;
+            }
+            // A segment leased right now (a resend in flight) keeps its lease: the outcome releases it and,
+            // the state being final, changes nothing else.
+            let upd = SegUpdate {
+                last_error: Some("cancelled by the carrier (cancel_sm)"),
+                ..SegUpdate::default()
+            };
+            self.update_segment(&mut head, idx, state, MessageState::Cancelled, &upd)?;
+            done = done.saturating_add(1);
+        }
+        Ok(CarrierCancelApplied {
+            cancelled: done,
+            unchanged,
+            message_state: head.state,
         })
     }
 

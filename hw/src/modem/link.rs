@@ -29,7 +29,8 @@ use crate::session::{Answer, Session, SessionError};
 
 use super::{
     Commit, Ctx, Identity, IncomingSms, LinkFault, LinkState, ModemEvent, OutgoingSms, ProbeReport,
-    ReceiptEvent, Request, SendError, SendReceipt, SimProblem, receipt_state, split_imsi,
+    ReceiptEvent, Request, SendError, SendReceipt, SimProblem, TpduReceipt, receipt_state,
+    split_imsi,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -782,6 +783,83 @@ impl Link<'_> {
         }
     }
 
+    /// The service-centre address octets in front of every TPDU: the configured one, or `None` (the SIM's).
+    fn sca(&self) -> Result<Option<Vec<u8>>, SendError> {
+        let Some(smsc) = self.cfg().smsc.as_deref() else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(12);
+        Address::encode_sca(Some(&Address::parse(smsc)), &mut out)
+            .map_err(|e| SendError::Encode(format!("smsc {smsc:?}: {e}")))?;
+        Ok(Some(out))
+    }
+
+    /// Sends one SMS-SUBMIT TPDU with `+CMGS`, retrying transient errors; returns its TP-MR and the retries.
+    /// `segment` and `sent` (the TP-MRs of the segments before) only go into errors.
+    async fn send_segment(
+        &mut self,
+        segment: usize,
+        tpdu: &[u8],
+        sca: Option<&[u8]>,
+        sent: &[u8],
+    ) -> Result<(u8, u32), SendError> {
+        let pdu = Command::cmgs_pdu(sca, tpdu).map_err(|e| SendError::Encode(e.to_string()))?;
+        let send_timeout = self.cfg().timeout(CommandKind::SmsSend);
+        let prompt_timeout = self.cfg().prompt_timeout;
+        let mut attempt = 0u32;
+        loop {
+            match self.s.send_pdu(&pdu, prompt_timeout, send_timeout).await {
+                Ok(a) if a.is_ok() => {
+                    let mr = a.info.iter().find_map(|r| match r {
+                        Response::Cmgs { mr, .. } => Some(*mr),
+                        _ => None,
+                    });
+                    return match mr {
+                        Some(mr) => {
+                            ModemMetrics::inc(&self.ctx.metrics.segments);
+                            Ok((mr, attempt))
+                        }
+                        None => Err(SendError::NoReference {
+                            segment,
+                            sent: sent.to_vec(),
+                        }),
+                    };
+                }
+                Ok(a) => {
+                    let retry = a.result.retry().unwrap_or(Retry::Transient);
+                    if retry == Retry::Transient && attempt < self.cfg().send_retries {
+                        attempt += 1;
+                        ModemMetrics::inc(&self.ctx.metrics.send_retries);
+                        tracing::info!(modem = %self.ctx.cfg.name, segment, result = ?a.result, "transient send error: retrying");
+                        sleep(self.cfg().send_retry_delay).await;
+                        continue;
+                    }
+                    return Err(SendError::Rejected {
+                        segment,
+                        result: a.result,
+                        permanent: retry == Retry::Permanent,
+                        sent: sent.to_vec(),
+                    });
+                }
+                Err(e) => {
+                    let maybe_sent = matches!(
+                        e,
+                        SessionError::Timeout {
+                            body_written: true,
+                            ..
+                        }
+                    );
+                    return Err(SendError::Link {
+                        segment,
+                        sent: sent.to_vec(),
+                        maybe_sent,
+                        fault: e.into(),
+                    });
+                }
+            }
+        }
+    }
+
     async fn send(&mut self, msg: &OutgoingSms) -> Result<SendReceipt, SendError> {
         let dest = Address::parse(&msg.to);
         if dest.ton == Ton::Alphanumeric {
@@ -800,69 +878,18 @@ impl Link<'_> {
                 ..SubmitOptions::default()
             },
         );
+        let sca = self.sca()?;
         let mut mrs = Vec::with_capacity(submits.len());
         let mut retries = 0u32;
-        let send_timeout = self.cfg().timeout(CommandKind::SmsSend);
-        let prompt_timeout = self.cfg().prompt_timeout;
         for (segment, submit) in submits.into_iter().enumerate() {
             let tpdu = Tpdu::Submit(submit)
                 .encode()
                 .map_err(|e| SendError::Encode(e.to_string()))?;
-            let pdu =
-                Command::cmgs_pdu(None, &tpdu).map_err(|e| SendError::Encode(e.to_string()))?;
-            let mut attempt = 0u32;
-            loop {
-                match self.s.send_pdu(&pdu, prompt_timeout, send_timeout).await {
-                    Ok(a) if a.is_ok() => {
-                        let mr = a.info.iter().find_map(|r| match r {
-                            Response::Cmgs { mr, .. } => Some(*mr),
-                            _ => None,
-                        });
-                        match mr {
-                            Some(mr) => {
-                                mrs.push(mr);
-                                ModemMetrics::inc(&self.ctx.metrics.segments);
-                                break;
-                            }
-                            None => {
-                                return Err(SendError::NoReference { segment, sent: mrs });
-                            }
-                        }
-                    }
-                    Ok(a) => {
-                        let retry = a.result.retry().unwrap_or(Retry::Transient);
-                        if retry == Retry::Transient && attempt < self.cfg().send_retries {
-                            attempt += 1;
-                            retries += 1;
-                            ModemMetrics::inc(&self.ctx.metrics.send_retries);
-                            tracing::info!(modem = %self.ctx.cfg.name, segment, result = ?a.result, "transient send error: retrying");
-                            sleep(self.cfg().send_retry_delay).await;
-                            continue;
-                        }
-                        return Err(SendError::Rejected {
-                            segment,
-                            result: a.result,
-                            permanent: retry == Retry::Permanent,
-                            sent: mrs,
-                        });
-                    }
-                    Err(e) => {
-                        let maybe_sent = matches!(
-                            e,
-                            SessionError::Timeout {
-                                body_written: true,
-                                ..
-                            }
-                        );
-                        return Err(SendError::Link {
-                            segment,
-                            sent: mrs,
-                            maybe_sent,
-                            fault: e.into(),
-                        });
-                    }
-                }
-            }
+            let (mr, r) = self
+                .send_segment(segment, &tpdu, sca.as_deref(), &mrs)
+                .await?;
+            mrs.push(mr);
+            retries += r;
         }
         Ok(SendReceipt {
             modem: self.ctx.cfg.name.clone(),
@@ -870,6 +897,49 @@ impl Link<'_> {
             tp_mrs: mrs,
             retries,
         })
+    }
+
+    /// Sends one ready-made SMS-SUBMIT TPDU (the caller planned, segmented and encoded it).
+    async fn send_tpdu(&mut self, tpdu: &[u8]) -> Result<TpduReceipt, SendError> {
+        let submit = match Tpdu::decode(tpdu) {
+            Ok(Tpdu::Submit(s)) => s,
+            Ok(other) => {
+                return Err(SendError::Encode(format!(
+                    "{} given where an SMS-SUBMIT was expected",
+                    other.type_name()
+                )));
+            }
+            Err(e) => return Err(SendError::Encode(format!("the TPDU does not decode: {e}"))),
+        };
+        if submit.tp_da.ton == Ton::Alphanumeric {
+            return Err(SendError::BadNumber(submit.tp_da.display()));
+        }
+        let sca = self.sca()?;
+        let (tp_mr, retries) = self.send_segment(0, tpdu, sca.as_deref(), &[]).await?;
+        Ok(TpduReceipt {
+            modem: self.ctx.cfg.name.clone(),
+            recipient: submit.tp_da.display(),
+            tp_mr,
+            retries,
+        })
+    }
+
+    /// Counts a finished send; the link fault that ends this opening of the device, if any.
+    fn sent<T>(&self, r: &Result<T, SendError>) -> Option<LinkFault> {
+        match r {
+            Ok(_) => {
+                ModemMetrics::inc(&self.ctx.metrics.sends);
+                None
+            }
+            Err(SendError::Link { fault, .. }) => {
+                ModemMetrics::inc(&self.ctx.metrics.send_errors);
+                Some(fault.clone())
+            }
+            Err(_) => {
+                ModemMetrics::inc(&self.ctx.metrics.send_errors);
+                None
+            }
+        }
     }
 
     /// Serves requests, URCs, commits and health polls until cancelled (`Ok`) or the link fails.
@@ -912,20 +982,15 @@ impl Link<'_> {
                 Wake::Ack(None) => {}
                 Wake::Req(Some(Request::Send { msg, reply })) => {
                     let r = self.send(&msg).await;
-                    let fault = match &r {
-                        Ok(_) => {
-                            ModemMetrics::inc(&self.ctx.metrics.sends);
-                            None
-                        }
-                        Err(SendError::Link { fault, .. }) => {
-                            ModemMetrics::inc(&self.ctx.metrics.send_errors);
-                            Some(fault.clone())
-                        }
-                        Err(_) => {
-                            ModemMetrics::inc(&self.ctx.metrics.send_errors);
-                            None
-                        }
-                    };
+                    let fault = self.sent(&r);
+                    let _ = reply.send(r);
+                    if let Some(f) = fault {
+                        return Err(f);
+                    }
+                }
+                Wake::Req(Some(Request::SendTpdu { tpdu, reply })) => {
+                    let r = self.send_tpdu(&tpdu).await;
+                    let fault = self.sent(&r);
                     let _ = reply.send(r);
                     if let Some(f) = fault {
                         return Err(f);

@@ -218,6 +218,36 @@ pub struct SendReceipt {
     pub retries: u32,
 }
 
+/// One SMS-SUBMIT the network accepted (see [`ModemHandle::send_tpdu`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TpduReceipt {
+    /// The modem that sent it.
+    pub modem: String,
+    /// TP-DA as displayed: what status reports are matched with (they may name it in another format).
+    pub recipient: String,
+    /// TP-MR the modem answered (`+CMGS: <mr>`): the key of the status report, with modem and recipient.
+    pub tp_mr: u8,
+    /// Retries after transient errors.
+    pub retries: u32,
+}
+
+/// A final result code as a person reads it: `+CMS ERROR: 21 (short message transfer rejected)`.
+pub fn describe_result(result: &FinalResult) -> String {
+    use smsbridge_protocol::at::errors::ErrorFamily;
+    let (family, e) = match result {
+        FinalResult::CmsError(e) => (ErrorFamily::Cms, e),
+        FinalResult::CmeError(e) => (ErrorFamily::Cme, e),
+        other => return other.name().to_owned(),
+    };
+    let code = e
+        .code
+        .map_or_else(|| e.text.clone().unwrap_or_default(), |c| c.to_string());
+    match e.meaning(family) {
+        Some(m) if e.code.is_some() => format!("{}: {code} ({m})", result.name()),
+        _ => format!("{}: {code}", result.name()),
+    }
+}
+
 /// Why a send failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
@@ -228,7 +258,7 @@ pub enum SendError {
     #[error("cannot encode the text: {0}")]
     Encode(String),
     /// The modem refused a segment.
-    #[error("segment {segment}: modem answered {result:?}")]
+    #[error("segment {segment}: modem answered {}", describe_result(result))]
     Rejected {
         /// Index of the refused segment.
         segment: usize,
@@ -395,6 +425,10 @@ enum Request {
         msg: OutgoingSms,
         reply: oneshot::Sender<Result<SendReceipt, SendError>>,
     },
+    SendTpdu {
+        tpdu: Vec<u8>,
+        reply: oneshot::Sender<Result<TpduReceipt, SendError>>,
+    },
     Probe {
         reply: oneshot::Sender<Result<ProbeReport, SendError>>,
     },
@@ -404,6 +438,9 @@ impl Request {
     fn reject(self, err: SendError) {
         match self {
             Request::Send { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Request::SendTpdu { reply, .. } => {
                 let _ = reply.send(Err(err));
             }
             Request::Probe { reply } => {
@@ -426,6 +463,7 @@ impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Request::Send { msg, .. } => write!(f, "Send({msg:?})"),
+            Request::SendTpdu { tpdu, .. } => write!(f, "SendTpdu({} octets)", tpdu.len()),
             Request::Probe { .. } => f.write_str("Probe"),
         }
     }
@@ -447,6 +485,19 @@ impl ModemHandle {
         rx.await.map_err(|_| SendError::Stopped)?
     }
 
+    /// Sends one ready-made SMS-SUBMIT TPDU (TS 23.040 §9.2.2.2, without the service-centre address) with
+    /// `AT+CMGS=<length>` in PDU mode, with the same retries of transient errors as [`ModemHandle::send`];
+    /// returns the TP-MR the modem answered. For callers that plan and segment themselves: the TPDU
+    /// carries its own UDH and TP-DCS; its TP-MR is whatever the modem assigns.
+    pub async fn send_tpdu(&self, tpdu: Vec<u8>) -> Result<TpduReceipt, SendError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::SendTpdu { tpdu, reply })
+            .await
+            .map_err(|_| SendError::Stopped)?;
+        rx.await.map_err(|_| SendError::Stopped)?
+    }
+
     /// Reads identity, SIM state, signal, registration, operator and service centre.
     pub async fn probe(&self) -> Result<ProbeReport, SendError> {
         let (reply, rx) = oneshot::channel();
@@ -460,6 +511,11 @@ impl ModemHandle {
     /// The status now.
     pub fn status(&self) -> ModemStatus {
         self.status.borrow().clone()
+    }
+
+    /// Ready and registered ([`ModemStatus::healthy`]), without copying the status.
+    pub fn is_healthy(&self) -> bool {
+        self.status.borrow().healthy()
     }
 
     /// A receiver that sees every status change.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use smsbridge_protocol::at::errors::cme_meaning;
 use smsbridge_protocol::sms::{
     Address, ConcatInfo, Deliver, Pid, PlanOptions, ReferenceAllocator, Status, StatusReport,
-    Submit, Timestamp, Tpdu, decode_with_sca, encode_with_sca,
+    Submit, Timestamp, Ton, Tpdu, decode_with_sca, encode_with_sca,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -51,6 +51,8 @@ pub struct SimConfig {
     /// Write URCs that arrive while a command is answered between its information lines and its final
     /// result code (some modems do; clients must cope).
     pub urcs_inside_responses: bool,
+    /// How status reports name the recipient.
+    pub report_recipient: ReportRecipient,
 }
 
 impl Default for SimConfig {
@@ -70,7 +72,47 @@ impl Default for SimConfig {
             rssi: 21,
             link: None,
             urcs_inside_responses: false,
+            report_recipient: ReportRecipient::AsSent,
         }
+    }
+}
+
+/// How a status report names the recipient (TP-RA). Networks do not always give it back as it was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ReportRecipient {
+    /// TP-RA is the TP-DA of the submit.
+    #[default]
+    AsSent,
+    /// The same digits with type of number "unknown" (`4915112345678` for `+4915112345678`).
+    UnknownType,
+    /// A national number: an international TP-DA that starts with this country code gets a trunk `0`
+    /// instead (`015112345678` for `+4915112345678` with `"49"`).
+    National {
+        /// The country code the network is in.
+        country_code: String,
+    },
+}
+
+impl ReportRecipient {
+    fn apply(&self, to: &Address) -> Address {
+        let mut ra = to.clone();
+        match self {
+            ReportRecipient::AsSent => {}
+            ReportRecipient::UnknownType => {
+                if ra.ton == Ton::International {
+                    ra.ton = Ton::Unknown;
+                }
+            }
+            ReportRecipient::National { country_code } => {
+                if ra.ton == Ton::International
+                    && let Some(rest) = ra.number.strip_prefix(country_code.as_str())
+                {
+                    ra.number = format!("0{rest}");
+                    ra.ton = Ton::National;
+                }
+            }
+        }
+        ra
     }
 }
 
@@ -101,6 +143,10 @@ pub struct SentSms {
     pub text: Option<String>,
     /// Concatenation header, for a part of a longer message.
     pub concat: Option<ConcatInfo>,
+    /// The service-centre address in front of the TPDU (`None`: empty, the SIM's).
+    pub smsc: Option<String>,
+    /// When the simulator accepted it.
+    pub at: tokio::time::Instant,
 }
 
 /// One message in the SIM store.
@@ -466,6 +512,11 @@ impl SimHandle {
         if n >= 1 {
             self.write(format!("\r\n+CREG: {stat}\r\n").into_bytes());
         }
+    }
+
+    /// Sets how status reports name the recipient from now on.
+    pub fn set_report_recipient(&self, format: ReportRecipient) {
+        self.state().cfg.report_recipient = format;
     }
 
     /// Sets the delay and TP-ST of status reports from now on.
@@ -883,7 +934,7 @@ fn answer_body(st: &mut State, body: &[u8]) -> (Reply, Option<(Duration, u8, Add
     let Some(bytes) = unhex(&text) else {
         return (Reply::err(st.cms(304)), None);
     };
-    let Ok((_, Tpdu::Submit(submit))) = decode_with_sca(&bytes) else {
+    let Ok((sca, Tpdu::Submit(submit))) = decode_with_sca(&bytes) else {
         return (Reply::err(st.cms(304)), None);
     };
     if let Some(code) = st.cms_next.pop_front() {
@@ -907,6 +958,8 @@ fn answer_body(st: &mut State, body: &[u8]) -> (Reply, Option<(Duration, u8, Add
         to: submit.tp_da.display(),
         text: submit.tp_ud.text(submit.tp_dcs),
         concat: submit.tp_ud.header.as_ref().and_then(|h| h.concat()),
+        smsc: sca.as_ref().map(Address::display),
+        at: tokio::time::Instant::now(),
         submit,
     });
     (Reply::info(vec![format!("+CMGS: {mr}")]), report)
@@ -931,12 +984,13 @@ fn frame(reply: &Reply) -> (Vec<u8>, Vec<u8>) {
 /// Sends the status report for `mr` as `+CDS` or stores it with `+CDSI`, as `+CNMI` `<ds>` says.
 fn deliver_report(shared: &Shared, mr: u8, to: &Address, status: u8) {
     let ts = now_timestamp();
+    let tp_ra = lock(&shared.state).cfg.report_recipient.apply(to);
     let report = StatusReport {
         tp_mms: false,
         tp_lp: false,
         tp_srq: false,
         tp_mr: mr,
-        tp_ra: to.clone(),
+        tp_ra,
         tp_scts: ts,
         tp_dt: ts,
         tp_st: Status(status),

@@ -3,7 +3,8 @@
 //! The rest of the gateway talks to a link through a [`LinkHandle`] (a bounded channel of submits, each with a
 //! oneshot reply carrying a [`SubmitOutcome`]) and an [`InboundHandler`] that receives deliver_sm / data_sm
 //! (receipts and MO messages) and says when their content is durably committed; only then is the
-//! deliver_sm_resp sent. See [`spawn`].
+//! deliver_sm_resp sent. See [`spawn`]. [`LinkHandle::cancel`] sends a cancel_sm of an earlier submit through
+//! the same queue and window and answers with a [`CancelSmOutcome`].
 //!
 //! How the dispatcher uses a link:
 //!
@@ -58,7 +59,7 @@ pub use config::{Backoff, BindMode, SmppLinkConfig, TlsConfig};
 pub use error::LinkError;
 pub use metrics::{LinkMetrics, SmppMetrics};
 pub use session::{
-    BindRole, BindState, ChannelHandler, InboundHandler, InboundKind, InboundMessage, InboundPdu,
-    LinkHandle, NotSentReason, ReceiptInfo, SmppLink, SubmitOutcome, SubmitRequest, UnknownReason,
-    Verdict, spawn,
+    BindRole, BindState, CancelRequest, CancelSmOutcome, CancelTransient, ChannelHandler,
+    InboundHandler, InboundKind, InboundMessage, InboundPdu, LinkHandle, NotSentReason,
+    ReceiptInfo, SmppLink, SubmitOutcome, SubmitRequest, UnknownReason, Verdict, spawn,
 };

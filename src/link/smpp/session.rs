@@ -18,7 +18,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use smsbridge_protocol::dlr::{ReceiptState, parse_receipt, resolve};
 use smsbridge_protocol::smpp::{
-    Bind, Body, CommandId, CommandStatus, DataSm, DeliverSm, INTERFACE_VERSION_34, Pdu,
+    Bind, Body, CancelSm, CommandId, CommandStatus, DataSm, DeliverSm, INTERFACE_VERSION_34, Pdu,
     StatusClass, SubmitSm, Tlvs, peek_header,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -92,6 +92,112 @@ impl SubmitRequest {
                 data_coding: d.data_coding,
                 tlvs: t(&d.tlvs),
             }),
+        }
+    }
+}
+
+/// cancel_sm (SMPP 3.4 §4.9.1): asks the SMSC to cancel a message it accepted and has not delivered yet.
+/// `message_id` is the id from submit_sm_resp; `service_type` and the source address must be the ones the
+/// submit used; the destination may be left empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRequest(pub CancelSm<'static>);
+
+/// What became of a cancel_sm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelSmOutcome {
+    /// cancel_sm_resp ESME_ROK: the SMSC cancelled the message; it will not be delivered.
+    Cancelled,
+    /// The SMSC refused with this status (e.g. ESME_RCANCELFAIL: already delivered, or no such message). It
+    /// will not change its mind: asking again is pointless.
+    Rejected {
+        /// The SMSC's status.
+        status: CommandStatus,
+    },
+    /// No answer that says yes or no: a transient status (ESME_RSYSERR, ...), the link down or shutting
+    /// down, no response in time. The message may or may not have been cancelled; asking again may help.
+    Transient {
+        /// What happened, as for a submit.
+        reason: CancelTransient,
+    },
+}
+
+/// Why a cancel_sm got no yes or no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelTransient {
+    /// cancel_sm_resp (or generic_nack) with a transient or link-level status.
+    Status(CommandStatus),
+    /// Written, but no response (timeout, disconnect, unreadable response).
+    Unknown(UnknownReason),
+    /// Never written (shutdown, link task gone).
+    NotSent(NotSentReason),
+}
+
+impl std::fmt::Display for CancelTransient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CancelTransient::Status(s) => write!(f, "{s}"),
+            CancelTransient::Unknown(r) => write!(f, "no response ({r:?})"),
+            CancelTransient::NotSent(r) => write!(f, "not sent ({r:?})"),
+        }
+    }
+}
+
+impl CancelSmOutcome {
+    /// The outcome of a cancel job: the session treats it like a submit (window, throttle pause, response
+    /// timeout, disconnect), and an accepted "submit" is a cancelled message.
+    fn from_job(outcome: SubmitOutcome) -> Self {
+        match outcome {
+            SubmitOutcome::Accepted { .. } => CancelSmOutcome::Cancelled,
+            SubmitOutcome::Rejected { status } => CancelSmOutcome::Rejected { status },
+            SubmitOutcome::Transient { status } => CancelSmOutcome::Transient {
+                reason: CancelTransient::Status(status),
+            },
+            SubmitOutcome::Unknown { reason } => CancelSmOutcome::Transient {
+                reason: CancelTransient::Unknown(reason),
+            },
+            SubmitOutcome::NotSent { reason } => CancelSmOutcome::Transient {
+                reason: CancelTransient::NotSent(reason),
+            },
+        }
+    }
+}
+
+/// What a link's job sends: a submit, or a cancel_sm of an earlier one.
+#[derive(Debug, Clone)]
+enum Request {
+    Submit(SubmitRequest),
+    Cancel(CancelRequest),
+}
+
+impl Request {
+    fn body(&self) -> Body<'_> {
+        match self {
+            Request::Submit(s) => s.body(),
+            Request::Cancel(CancelRequest(c)) => Body::CancelSm(CancelSm {
+                service_type: Cow::Borrowed(&c.service_type),
+                message_id: Cow::Borrowed(&c.message_id),
+                source_addr_ton: c.source_addr_ton,
+                source_addr_npi: c.source_addr_npi,
+                source_addr: Cow::Borrowed(&c.source_addr),
+                dest_addr_ton: c.dest_addr_ton,
+                dest_addr_npi: c.dest_addr_npi,
+                destination_addr: Cow::Borrowed(&c.destination_addr),
+                tlvs: Tlvs::parse(c.tlvs.as_bytes()).unwrap_or_default(),
+            }),
+        }
+    }
+
+    fn is_cancel(&self) -> bool {
+        matches!(self, Request::Cancel(_))
+    }
+
+    /// Whether a response with this command_id answers this request (generic_nack answers anything).
+    fn answered_by(&self, response: CommandId) -> bool {
+        match self {
+            Request::Cancel(_) => {
+                matches!(response, CommandId::CancelSmResp | CommandId::GenericNack)
+            }
+            Request::Submit(_) => !matches!(response, CommandId::CancelSmResp),
         }
     }
 }
@@ -287,7 +393,7 @@ pub enum BindState {
 }
 
 struct Job {
-    req: SubmitRequest,
+    req: Request,
     reply: oneshot::Sender<SubmitOutcome>,
     /// Submission order, to keep it across throttling.
     ordinal: u64,
@@ -305,6 +411,18 @@ impl LinkHandle {
     /// Sends a submit and waits for its outcome. Waits while the submit queue is full or the link is down
     /// (wrap it in a timeout to bound that).
     pub async fn submit(&self, req: SubmitRequest) -> SubmitOutcome {
+        self.send_job(Request::Submit(req)).await
+    }
+
+    /// Sends a cancel_sm (SMPP 3.4 §4.9) and waits for its outcome. It goes through the same queue and
+    /// window as submits, is paused by throttling like them, and waits for cancel_sm_resp at most the
+    /// response timeout once written. Waits while the queue is full or the link is down (wrap it in a
+    /// timeout to bound that).
+    pub async fn cancel(&self, req: CancelRequest) -> CancelSmOutcome {
+        CancelSmOutcome::from_job(self.send_job(Request::Cancel(req)).await)
+    }
+
+    async fn send_job(&self, req: Request) -> SubmitOutcome {
         let (reply, rx) = oneshot::channel();
         let ordinal = self
             .ordinal
@@ -873,6 +991,7 @@ impl BindTask {
     }
 
     fn send_submit(&mut self, s: &mut Session, job: Job) {
+        let cancel = job.req.is_cancel();
         let seq = s.alloc_seq();
         Pdu::new(seq, job.req.body()).encode(&mut s.wbuf);
         let now = Instant::now();
@@ -880,7 +999,9 @@ impl BindTask {
         s.submits_in_flight += 1;
         s.deadlines
             .push_back((now + self.config.response_timeout, seq));
-        self.metrics.submits.inc();
+        if !cancel {
+            self.metrics.submits.inc();
+        }
     }
 
     /// Decodes and handles every whole PDU in the read buffer.
@@ -944,10 +1065,15 @@ impl BindTask {
                 let id = r
                     .message_id
                     .map(|m| String::from_utf8_lossy(&m).into_owned());
-                self.on_submit_resp(s, seq, status, id)?;
+                self.on_submit_resp(s, seq, status, id, CommandId::SubmitSmResp)?;
+            }
+            Body::CancelSmResp(_) => {
+                self.on_submit_resp(s, seq, status, None, CommandId::CancelSmResp)?;
             }
             Body::GenericNack(_) => match s.in_flight.get(&seq) {
-                Some(InFlight::Submit { .. }) => self.on_submit_resp(s, seq, status, None)?,
+                Some(InFlight::Submit { .. }) => {
+                    self.on_submit_resp(s, seq, status, None, CommandId::GenericNack)?
+                }
                 Some(InFlight::EnquireLink) => {
                     s.in_flight.remove(&seq);
                     s.enquire = None;
@@ -1028,17 +1154,26 @@ impl BindTask {
         seq: u32,
         status: CommandStatus,
         message_id: Option<String>,
+        response: CommandId,
     ) -> Result<(), SessionEnd> {
-        let Some(InFlight::Submit { .. }) = s.in_flight.get(&seq) else {
+        let Some(InFlight::Submit { job, .. }) = s.in_flight.get(&seq) else {
             tracing::debug!(carrier = %self.carrier, link = %self.link, seq, "response to no request in flight (late or unknown)");
             return Ok(());
         };
+        if !job.req.answered_by(response) {
+            // A cancel_sm_resp for a submit (or the other way round) is the peer's mistake: the request
+            // keeps waiting for its own response, or its timeout.
+            tracing::warn!(carrier = %self.carrier, link = %self.link, seq, %response, "response of the wrong kind for the request in flight: ignored");
+            return Ok(());
+        }
         let Some(InFlight::Submit { job, sent }) = s.in_flight.remove(&seq) else {
             return Ok(());
         };
         s.submits_in_flight -= 1;
-        self.metrics.response(status);
-        self.metrics.latency.observe(sent.elapsed().as_secs_f64());
+        if !job.req.is_cancel() {
+            self.metrics.response(status);
+            self.metrics.latency.observe(sent.elapsed().as_secs_f64());
+        }
         if status == CommandStatus::ESME_RTHROTTLED || status == CommandStatus::ESME_RMSGQFUL {
             // Pause the whole link; the message goes back in its submission place.
             self.metrics.throttles.inc();
@@ -1217,7 +1352,7 @@ mod tests {
 
     fn job() -> Job {
         Job {
-            req: SubmitRequest::SubmitSm(SubmitSm::default()),
+            req: Request::Submit(SubmitRequest::SubmitSm(SubmitSm::default())),
             reply: oneshot::channel().0,
             ordinal: 0,
         }

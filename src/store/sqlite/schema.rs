@@ -131,6 +131,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE segments ADD COLUMN leased_at INTEGER;
     "#,
+    // 3: retention (see retention.rs): finished messages by the time they became final, carrier id mappings
+    // by message, and how far the event log was pruned (cursors are never reused, and a consumer resuming
+    // from before it must be told).
+    r#"
+    CREATE INDEX messages_final_at ON messages(final_at) WHERE final_at IS NOT NULL;
+    CREATE INDEX carrier_ids_msg ON carrier_ids(msg_id);
+    CREATE TABLE retention (
+        id                    INTEGER PRIMARY KEY CHECK (id = 1),
+        events_pruned_through INTEGER NOT NULL  -- every event with cursor <= this may have been deleted
+    );
+    INSERT INTO retention (id, events_pruned_through) VALUES (1, 0);
+    "#,
 ];
 
 /// The schema version this build writes.

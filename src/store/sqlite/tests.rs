@@ -1105,7 +1105,7 @@ async fn an_older_schema_is_migrated_at_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(v, schema::known_version());
-    assert_eq!(v, 2);
+    assert_eq!(v, 3);
 }
 
 /// Counts straight from the tables, to check the writer's published depths against.
@@ -1275,5 +1275,218 @@ async fn random_operations_keep_depths_and_states_consistent() {
     }
     let c = store.counters();
     assert!(c.resends > 0 && c.unmatched_receipts > 0, "{c:?}");
+    store.close().await;
+}
+
+/// Claims every segment of the carrier's queue and records each as submitted with id `S<idx>`.
+async fn submit_all(store: &Store, prefix: &str) -> Vec<Dispatch> {
+    let ds = store
+        .claim(&carrier(), 100, now_far())
+        .await
+        .expect("claim");
+    for d in &ds {
+        store
+            .record_outcome(
+                d.key(),
+                Outcome::Submitted {
+                    carrier_message_id: format!("{prefix}{}", d.segment),
+                },
+            )
+            .await
+            .expect("outcome");
+    }
+    ds
+}
+
+#[tokio::test]
+async fn carrier_cancel_makes_segments_cancelled_and_receipts_do_not_undo_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let id = submit_one(&store, msg("im", None, Priority::Normal, 3)).await;
+    assert_eq!(submit_all(&store, "C").await.len(), 3);
+    // Segment 2 is delivered before the cancel reaches the carrier.
+    store
+        .record_receipt(
+            &carrier(),
+            "C2",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    let out = store.cancel(id).await.expect("cancel");
+    let CancelOutcome::AlreadySubmitted {
+        carrier_message_ids,
+        ..
+    } = out
+    else {
+        panic!("expected AlreadySubmitted, got {out:?}");
+    };
+    assert_eq!(carrier_message_ids.len(), 3);
+    let cursor = *store.subscribe().borrow();
+
+    // The carrier cancelled 0 and 1; the list also names the delivered 2 and a segment that does not exist.
+    let applied = store
+        .record_carrier_cancel(id, vec![0, 1, 2, 9])
+        .await
+        .expect("record");
+    assert_eq!(
+        applied,
+        CarrierCancelApplied {
+            cancelled: 2,
+            unchanged: 2,
+            message_state: MessageState::Cancelled,
+        }
+    );
+    let m = store.get(id).await.expect("get").expect("present");
+    assert_eq!(m.state, MessageState::Cancelled);
+    let states: Vec<_> = m.segments.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        [
+            MessageState::Cancelled,
+            MessageState::Cancelled,
+            MessageState::Delivered
+        ]
+    );
+    assert!(m.segments[0].final_at.is_some());
+    let events: Vec<_> = store
+        .events_after(cursor, &[], 100)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| match e.data {
+            EventData::StateChange { old, new, segment } => (old, new, segment),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                Some(MessageState::Submitted),
+                MessageState::Cancelled,
+                Some(0)
+            ),
+            (
+                Some(MessageState::Submitted),
+                MessageState::Cancelled,
+                Some(1)
+            ),
+            (Some(MessageState::Submitted), MessageState::Cancelled, None),
+        ]
+    );
+
+    // A late DELIVRD receipt for a cancelled segment keeps the state, records what the carrier said, and
+    // writes no event; so does a DELETED one.
+    let cursor = *store.subscribe().borrow();
+    store
+        .record_receipt(
+            &carrier(),
+            "C0",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    store
+        .record_receipt(
+            &carrier(),
+            "C1",
+            receipt(MessageState::Undeliverable, "DELETED"),
+        )
+        .await
+        .expect("receipt");
+    let m = store.get(id).await.expect("get").expect("present");
+    assert_eq!(m.state, MessageState::Cancelled);
+    assert_eq!(m.segments[0].state, MessageState::Cancelled);
+    assert_eq!(m.segments[1].state, MessageState::Cancelled);
+    assert_eq!(
+        m.segments[0]
+            .carrier_status
+            .as_ref()
+            .and_then(|s| s.stat.as_deref()),
+        Some("DELIVRD")
+    );
+    assert_eq!(
+        m.segments[1]
+            .carrier_status
+            .as_ref()
+            .and_then(|s| s.stat.as_deref()),
+        Some("DELETED")
+    );
+    assert!(
+        store
+            .events_after(cursor, &[], 100)
+            .await
+            .expect("events")
+            .is_empty()
+    );
+
+    // Recording again changes nothing; an unknown message is NotFound.
+    let again = store
+        .record_carrier_cancel(id, vec![0, 1])
+        .await
+        .expect("record");
+    assert_eq!(again.cancelled, 0);
+    assert_eq!(again.unchanged, 2);
+    let missing = MessageId::from_u64(4242).expect("id");
+    assert!(matches!(
+        store.record_carrier_cancel(missing, vec![0]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn carrier_cancel_of_a_single_segment_and_of_a_requeued_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let single = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    submit_all(&store, "A").await;
+    let applied = store
+        .record_carrier_cancel(single, vec![0])
+        .await
+        .expect("record");
+    assert_eq!(applied.cancelled, 1);
+    assert_eq!(applied.message_state, MessageState::Cancelled);
+    // One event for a single-part message: the message's own.
+    let last = store.events_after(0, &[], 100).await.expect("events");
+    assert!(matches!(
+        last.last().map(|e| &e.data),
+        Some(EventData::StateChange {
+            old: Some(MessageState::Submitted),
+            new: MessageState::Cancelled,
+            segment: None
+        })
+    ));
+
+    // A segment sent, then requeued after an unknown outcome of a resend: the carrier cancelled the copy it
+    // had, so the queued resend must not go out.
+    let two = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 10, now_far()).await.expect("claim");
+    assert_eq!(ds.len(), 1);
+    store
+        .record_outcome(
+            ds[0].key(),
+            Outcome::Unknown {
+                reason: "timeout".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    assert_eq!(store.queue_stats()[&carrier()].queued, 1);
+    let applied = store
+        .record_carrier_cancel(two, vec![0])
+        .await
+        .expect("record");
+    assert_eq!(applied.cancelled, 1);
+    assert_eq!(store.queue_stats()[&carrier()].queued, 0);
+    assert!(
+        store
+            .claim(&carrier(), 10, now_far())
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the cancelled segment is not sent again"
+    );
     store.close().await;
 }

@@ -1,0 +1,521 @@
+//! Cancel of a message the carrier already accepted, end to end: gRPC Cancel -> the carrier cancel task ->
+//! cancel_sm over a real SMPP link (TCP, loopback) -> the SMSC simulator -> cancel_sm_resp -> the store ->
+//! CANCELLED on StreamEvents and GetMessage. The simulator holds receipts for a few seconds, so a message
+//! sits SUBMITTED long enough to be cancelled. Every wait is bounded.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use smsbridge::api::pb;
+use smsbridge::api::pb::gateway_client::GatewayClient;
+use smsbridge::config::Config;
+use smsbridge::gateway::{Gateway, GatewayError};
+use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
+use smsbridge_protocol::smpp::CommandStatus;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+const WAIT: Duration = Duration::from_secs(30);
+/// How long the simulator holds a receipt: the window in which a submitted message can be cancelled.
+const RECEIPT_DELAY: Duration = Duration::from_secs(3);
+
+async fn simulator(delay: Duration) -> Smsc {
+    let sim = Smsc::start(SmscConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        receipt_delay: (delay, delay),
+        outcomes: vec![OutcomeWeight {
+            stat: "DELIVRD",
+            weight: 1.0,
+        }],
+        ..SmscConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    sim.control().record_submits(true);
+    sim
+}
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The value of one sample of the gateway's metrics endpoint on `port` (0 when it is not there yet).
+async fn metric(port: u16, sample: &str) -> f64 {
+    let body = tokio::time::timeout(WAIT, async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect to metrics");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    })
+    .await
+    .expect("scrape in time");
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    body.lines()
+        .find(|l| l.starts_with(sample))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// One carrier `sim` on the simulator at `port`; `supports_cancel` as given (`None`: the key left out).
+fn config_text(dir: &Path, port: u16, supports_cancel: Option<bool>) -> String {
+    config_with_metrics(dir, port, supports_cancel, None)
+}
+
+/// [`config_text`] with the metrics endpoint on `metrics_port`.
+fn config_with_metrics(
+    dir: &Path,
+    port: u16,
+    supports_cancel: Option<bool>,
+    metrics_port: Option<u16>,
+) -> String {
+    let cancel_key = supports_cancel
+        .map(|b| format!("supports_cancel = {b}\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+[api]
+listen = "127.0.0.1:0"
+
+[store.sqlite]
+path = "{db}"
+
+[metrics]
+enabled = {metrics}
+listen = "127.0.0.1:{mport}"
+
+[simulator]
+enabled = false
+
+[[carriers]]
+id = "sim"
+rate_limit = {{ per_second = 1000 }}
+{cancel_key}
+[[carriers.smpp]]
+host = "127.0.0.1"
+port = {port}
+system_id = "smsbridge"
+password = "sim"
+window = 10
+reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
+
+[[routes]]
+prefix = "*"
+carriers = ["sim"]
+default_sender = "SMSBRIDGE"
+"#,
+        db = dir.join("gw.db").display(),
+        metrics = metrics_port.is_some(),
+        mport = metrics_port.unwrap_or(9),
+    )
+}
+
+struct Running {
+    client: GatewayClient<Channel>,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), GatewayError>>,
+}
+
+async fn start(text: &str) -> Running {
+    let config = Config::from_str(text, "e2e-cancel.toml").expect("a valid config");
+    let shutdown = CancellationToken::new();
+    let gateway = Gateway::start(config, shutdown.clone())
+        .await
+        .expect("the gateway starts");
+    let addr = format!("http://{}", gateway.api_addr().expect("bound"));
+    let task = tokio::spawn(gateway.run());
+    let channel = Channel::from_shared(addr)
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    Running {
+        client: GatewayClient::new(channel),
+        shutdown,
+        task,
+    }
+}
+
+fn state_of(m: &pb::Message) -> pb::MessageState {
+    pb::MessageState::try_from(m.state).unwrap_or_default()
+}
+
+/// The state changes of one message (segment-level ones included) in an event list.
+fn changes<'a>(events: &'a [pb::Event], id: &'a str) -> impl Iterator<Item = &'a pb::StateChange> {
+    events.iter().filter_map(move |e| match &e.payload {
+        Some(pb::event::Payload::StateChange(sc)) if sc.message_id == id => Some(sc),
+        _ => None,
+    })
+}
+
+/// A message-level change of `id` to `state`.
+fn reached(events: &[pb::Event], id: &str, state: pb::MessageState) -> bool {
+    changes(events, id).any(|sc| sc.segment.is_none() && sc.new_state == state as i32)
+}
+
+impl Running {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the gateway stops in time")
+            .expect("the gateway task")
+            .expect("the gateway stops cleanly");
+    }
+
+    async fn submit(&mut self, text: &str) -> pb::SubmitResponse {
+        self.client
+            .submit(pb::SubmitRequest {
+                to: "+4915112345678".into(),
+                body: Some(pb::submit_request::Body::Text(text.into())),
+                want_receipt: true,
+                ..Default::default()
+            })
+            .await
+            .expect("submit")
+            .into_inner()
+    }
+
+    async fn get(&mut self, id: &str) -> pb::Message {
+        self.client
+            .get_message(pb::GetMessageRequest {
+                message_id: id.into(),
+            })
+            .await
+            .expect("get")
+            .into_inner()
+    }
+
+    async fn cancel(&mut self, id: &str) -> pb::CancelResponse {
+        self.client
+            .cancel(pb::CancelRequest {
+                message_id: id.into(),
+            })
+            .await
+            .expect("cancel")
+            .into_inner()
+    }
+
+    /// Every event from the start, until `stop` holds or `limit` passes.
+    async fn events_until(
+        &mut self,
+        limit: Duration,
+        mut stop: impl FnMut(&[pb::Event]) -> bool,
+    ) -> Vec<pb::Event> {
+        let mut stream = self
+            .client
+            .stream_events(pb::StreamEventsRequest {
+                after_cursor: 0,
+                kinds: Vec::new(),
+            })
+            .await
+            .expect("stream")
+            .into_inner();
+        let mut events = Vec::new();
+        let _ = tokio::time::timeout(limit, async {
+            while let Some(e) = stream.next().await {
+                events.push(e.expect("event"));
+                if stop(&events) {
+                    return;
+                }
+            }
+        })
+        .await;
+        events
+    }
+
+    /// Waits for the message-level SUBMITTED event of `id`.
+    async fn wait_submitted(&mut self, id: &str) {
+        let events = self
+            .events_until(WAIT, |evs| reached(evs, id, pb::MessageState::Submitted))
+            .await;
+        assert!(
+            reached(&events, id, pb::MessageState::Submitted),
+            "no SUBMITTED event for {id}: {events:?}"
+        );
+    }
+}
+
+/// Waits until `cond` holds (polling every 20 ms), at most `limit`.
+async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cond()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_after_submit_sends_cancel_sm_and_no_receipt_follows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(RECEIPT_DELAY).await;
+    let control = sim.control();
+    // supports_cancel left out: SMPP carriers take cancel_sm by default.
+    let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
+    let submitted_at = Instant::now();
+    let r = gw.submit("cancel me").await;
+    gw.wait_submitted(&r.message_id).await;
+
+    let answer = gw.cancel(&r.message_id).await;
+    assert_eq!(
+        answer.outcome,
+        pb::CancelOutcome::AlreadySubmitted as i32,
+        "{answer:?}"
+    );
+    assert!(answer.carrier_cancel_requested, "{answer:?}");
+    assert_eq!(answer.cancelled_segments, 0, "{answer:?}");
+
+    let events = gw
+        .events_until(WAIT, |evs| {
+            reached(evs, &r.message_id, pb::MessageState::Cancelled)
+        })
+        .await;
+    assert!(
+        reached(&events, &r.message_id, pb::MessageState::Cancelled),
+        "no CANCELLED event: {events:?}"
+    );
+    let m = gw.get(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Cancelled, "{m:?}");
+    assert_eq!(
+        m.segments[0].state,
+        pb::MessageState::Cancelled as i32,
+        "{m:?}"
+    );
+
+    // On the wire: one cancel_sm naming the carrier's id, with the submit's source address.
+    let cancels = control.recorded_cancels();
+    assert_eq!(cancels.len(), 1, "{cancels:?}");
+    let submits = control.recorded_submits();
+    assert_eq!(submits.len(), 1);
+    assert_eq!(
+        Some(String::from_utf8_lossy(&cancels[0].message_id).into_owned()),
+        m.segments[0].carrier_message_id,
+    );
+    assert_eq!(cancels[0].source_addr, submits[0].source_addr);
+    assert_eq!(cancels[0].source_addr_ton, submits[0].source_addr_ton);
+    assert_eq!(cancels[0].source_addr, b"SMSBRIDGE");
+    assert_eq!(cancels[0].destination_addr, submits[0].destination_addr);
+    assert_eq!(cancels[0].status, CommandStatus::ESME_ROK);
+
+    // Past the receipt delay: no receipt was sent and nothing moved the message.
+    let past = submitted_at + RECEIPT_DELAY + Duration::from_secs(1);
+    tokio::time::sleep_until(past).await;
+    let counters = sim.counters();
+    assert_eq!(counters.receipts_sent.load(Ordering::SeqCst), 0);
+    assert_eq!(counters.cancels.load(Ordering::SeqCst), 1);
+    assert_eq!(counters.cancelled.load(Ordering::SeqCst), 1);
+    let m = gw.get(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Cancelled, "{m:?}");
+    let events = gw.events_until(Duration::from_millis(500), |_| false).await;
+    assert!(
+        !reached(&events, &r.message_id, pb::MessageState::Delivered),
+        "{events:?}"
+    );
+    // A second Cancel finds the message final.
+    let again = gw.cancel(&r.message_id).await;
+    assert_eq!(again.outcome, pb::CancelOutcome::AlreadyFinal as i32);
+    assert_eq!(again.state, pb::MessageState::Cancelled as i32);
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_of_a_multipart_message_cancels_every_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(RECEIPT_DELAY).await;
+    let control = sim.control();
+    let mut gw = start(&config_text(
+        dir.path(),
+        sim.local_addr().port(),
+        Some(true),
+    ))
+    .await;
+    let text = "0123456789".repeat(40); // 400 GSM 7-bit characters: 3 segments
+    let r = gw.submit(&text).await;
+    assert_eq!(r.segments, 3);
+    gw.wait_submitted(&r.message_id).await;
+
+    let answer = gw.cancel(&r.message_id).await;
+    assert_eq!(answer.outcome, pb::CancelOutcome::AlreadySubmitted as i32);
+    assert!(answer.carrier_cancel_requested, "{answer:?}");
+
+    let events = gw
+        .events_until(WAIT, |evs| {
+            reached(evs, &r.message_id, pb::MessageState::Cancelled)
+        })
+        .await;
+    assert!(
+        reached(&events, &r.message_id, pb::MessageState::Cancelled),
+        "{events:?}"
+    );
+    let mut cancelled_segments: Vec<u32> = changes(&events, &r.message_id)
+        .filter(|sc| sc.new_state == pb::MessageState::Cancelled as i32)
+        .filter_map(|sc| sc.segment)
+        .collect();
+    cancelled_segments.sort_unstable();
+    assert_eq!(cancelled_segments, [0, 1, 2], "{events:?}");
+    let m = gw.get(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Cancelled);
+    assert!(
+        m.segments
+            .iter()
+            .all(|s| s.state == pb::MessageState::Cancelled as i32),
+        "{m:?}"
+    );
+    let mut ids: Vec<String> = control
+        .recorded_cancels()
+        .iter()
+        .map(|c| String::from_utf8_lossy(&c.message_id).into_owned())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = m.carrier_message_ids.clone();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(sim.counters().cancelled.load(Ordering::SeqCst), 3);
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_after_delivery_is_already_final() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(Duration::from_millis(20)).await;
+    let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
+    let r = gw.submit("too late").await;
+    let events = gw
+        .events_until(WAIT, |evs| {
+            reached(evs, &r.message_id, pb::MessageState::Delivered)
+        })
+        .await;
+    assert!(
+        reached(&events, &r.message_id, pb::MessageState::Delivered),
+        "{events:?}"
+    );
+    let answer = gw.cancel(&r.message_id).await;
+    assert_eq!(answer.outcome, pb::CancelOutcome::AlreadyFinal as i32);
+    assert_eq!(answer.state, pb::MessageState::Delivered as i32);
+    assert!(!answer.carrier_cancel_requested);
+    assert_eq!(sim.counters().cancels.load(Ordering::SeqCst), 0);
+    let m = gw.get(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Delivered);
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_without_cancel_support_is_not_asked_and_delivers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(Duration::from_secs(1)).await;
+    let mut gw = start(&config_text(
+        dir.path(),
+        sim.local_addr().port(),
+        Some(false),
+    ))
+    .await;
+    let r = gw.submit("cannot be called back").await;
+    gw.wait_submitted(&r.message_id).await;
+    let answer = gw.cancel(&r.message_id).await;
+    assert_eq!(answer.outcome, pb::CancelOutcome::AlreadySubmitted as i32);
+    assert!(!answer.carrier_cancel_requested, "{answer:?}");
+    assert_eq!(answer.state, pb::MessageState::Submitted as i32);
+    let events = gw
+        .events_until(WAIT, |evs| {
+            reached(evs, &r.message_id, pb::MessageState::Delivered)
+        })
+        .await;
+    assert!(
+        reached(&events, &r.message_id, pb::MessageState::Delivered),
+        "{events:?}"
+    );
+    assert_eq!(sim.counters().cancels.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        state_of(&gw.get(&r.message_id).await),
+        pb::MessageState::Delivered
+    );
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_cancel_sm_leaves_the_message_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(RECEIPT_DELAY).await;
+    let control = sim.control();
+    let metrics_port = free_port();
+    let mut gw = start(&config_with_metrics(
+        dir.path(),
+        sim.local_addr().port(),
+        None,
+        Some(metrics_port),
+    ))
+    .await;
+    let r = gw.submit("already on its way").await;
+    gw.wait_submitted(&r.message_id).await;
+    // The SMSC says it can not cancel (as when it delivered the message and the receipt is still coming).
+    control.refuse_next_cancels(1);
+    let answer = gw.cancel(&r.message_id).await;
+    assert_eq!(answer.outcome, pb::CancelOutcome::AlreadySubmitted as i32);
+    assert!(answer.carrier_cancel_requested, "{answer:?}");
+    let counters = sim.counters();
+    assert!(
+        eventually(WAIT, || counters.cancels_refused.load(Ordering::SeqCst)
+            == 1)
+        .await,
+        "the simulator refused a cancel_sm"
+    );
+    // The refusal is not recorded: still SUBMITTED, and the carrier is not asked again (a refusal is final).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m = gw.get(&r.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Submitted, "{m:?}");
+    assert_eq!(counters.cancels.load(Ordering::SeqCst), 1);
+    let recorded = control.recorded_cancels();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].status, CommandStatus::ESME_RCANCELFAIL);
+    // Counted, per carrier and result.
+    let refused = "smsbridge_carrier_cancels_total{carrier=\"sim\",result=\"refused\"}";
+    let end = Instant::now() + WAIT;
+    while metric(metrics_port, refused).await < 1.0 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metric(metrics_port, refused).await, 1.0);
+    assert_eq!(
+        metric(
+            metrics_port,
+            "smsbridge_carrier_cancels_total{carrier=\"sim\",result=\"cancelled\"}"
+        )
+        .await,
+        0.0
+    );
+    // The receipt then ends it as the carrier says.
+    let events = gw
+        .events_until(WAIT, |evs| {
+            reached(evs, &r.message_id, pb::MessageState::Delivered)
+        })
+        .await;
+    assert!(
+        reached(&events, &r.message_id, pb::MessageState::Delivered),
+        "{events:?}"
+    );
+    assert!(
+        !reached(&events, &r.message_id, pb::MessageState::Cancelled),
+        "{events:?}"
+    );
+    gw.stop().await;
+    sim.shutdown().await;
+}
