@@ -214,6 +214,8 @@ fn start_simulator(bin: &Path, dir: &Path) -> (Proc, u16) {
 fn gateway_config(dir: &Path, api: u16, metrics: u16, sim: u16, window: u32) -> String {
     // `LOAD_LOG=info` shows the store writer's commit count at the end, among other things.
     let log = std::env::var("LOAD_LOG").unwrap_or_else(|_| "warn".into());
+    // `LOAD_MAX_WAIT=0ms` (any duration) sets the store's group_commit_max_wait.
+    let max_wait = std::env::var("LOAD_MAX_WAIT").unwrap_or_else(|_| "0ms".into());
     format!(
         r#"# Written by benches/load.rs.
 [gateway]
@@ -233,7 +235,7 @@ engine = "sqlite"
 # Durable: WAL with synchronous=FULL (the default), one fsync per group commit.
 path = "{db}"
 group_commit_max_batch = 1024
-group_commit_max_wait = "2ms"
+group_commit_max_wait = "{max_wait}"
 
 [metrics]
 enabled = true

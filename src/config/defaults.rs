@@ -48,7 +48,7 @@ pub(super) fn group_commit_max_batch() -> u32 {
     256
 }
 pub(super) fn group_commit_max_wait() -> Duration {
-    Duration::from_millis(2)
+    Duration::ZERO
 }
 pub(super) fn retention_keep() -> Duration {
     Duration::from_secs(7 * 86_400)

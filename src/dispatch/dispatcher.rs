@@ -5,9 +5,10 @@
 //! A link is an SMPP bind (a submit_sm per segment, `window` in flight) or a GSM modem (an SMS-SUBMIT TPDU
 //! per segment, one at a time, and the modem's own rate limit on top of the carrier's): see [`LinkKind`].
 //!
-//! Flow control: each link has a semaphore of `window` permits; a segment is claimed only when a permit is
-//! free on a ready link, so at most the sum of the windows is leased and in flight, and the rest of the queue
-//! stays on disk. Outcomes go through a bounded channel to a recorder task that writes them with one
+//! Flow control: each link has a semaphore of `window` permits, held from hand-over to outcome. A claimer
+//! task claims ahead of the sends, at most the sum of the windows (and at most [`MAX_CLAIM`]) beyond what is
+//! in flight, so a claim's commit overlaps the sending of the batch before it; at most twice the windows are
+//! leased, and the rest of the queue stays on disk. Outcomes go through a bounded channel to a recorder task that writes them with one
 //! `record_outcomes` per batch.
 
 use std::sync::Arc;
@@ -162,61 +163,38 @@ impl Dispatcher {
             self.metrics.clone(),
         ));
         let freed = Arc::new(Notify::new());
-        let mut events = self.store.subscribe();
-        let mut rr = 0usize;
-        'outer: while !shutdown.is_cancelled() {
-            let free: usize = self
+        // Claims run ahead of the sends in their own task, so a claim's commit overlaps the sending of the
+        // batch before it instead of stalling the links once per batch.
+        let ahead = Arc::new(Ahead {
+            cap: self
                 .links
                 .iter()
-                .filter(|l| l.is_ready())
                 .map(|l| l.permits.available_permits())
-                .sum();
-            if !self.links.iter().any(|l| l.is_ready()) {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(DOWN_POLL) => continue,
-                }
-            }
-            if free == 0 {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = freed.notified() => continue,
-                    _ = tokio::time::sleep(DOWN_POLL) => continue,
-                }
-            }
-            // Lease no more than the rate limit lets go now (at least one, then wait for its token): a
-            // segment must not sit leased behind the limiter long enough to look abandoned.
-            let sendable = usize::try_from(self.limiter.available())
-                .unwrap_or(usize::MAX)
-                .max(1);
-            let batch = match self
-                .store
-                .claim(
-                    &self.carrier,
-                    free.min(sendable).min(MAX_CLAIM),
-                    UnixMs::now(),
-                )
-                .await
-            {
-                Ok(b) => b,
-                Err(StoreError::Closed) => break,
-                Err(err) => {
-                    tracing::warn!(carrier = %self.carrier, error = %err, "claim failed");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(IDLE_POLL) => continue,
-                    }
-                }
+                .sum::<usize>()
+                .clamp(1, MAX_CLAIM),
+            pending: std::sync::atomic::AtomicUsize::new(0),
+            taken: Notify::new(),
+        });
+        let (batches_tx, mut batches) = mpsc::channel::<Vec<Dispatch>>(4);
+        let claimer = tokio::spawn(claim_ahead(
+            self.store.clone(),
+            self.carrier.clone(),
+            self.links.clone(),
+            Arc::clone(&self.limiter),
+            Arc::clone(&ahead),
+            batches_tx,
+            shutdown.clone(),
+        ));
+        let mut rr = 0usize;
+        'outer: while !shutdown.is_cancelled() {
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                b = batches.recv() => match b {
+                    Some(b) => b,
+                    None => break,
+                },
             };
-            if batch.is_empty() {
-                tokio::time::sleep(MIN_IDLE).await;
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    r = events.changed() => if r.is_err() { break },
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
-                }
-                continue;
-            }
+            ahead.hand_over(batch.len());
             let mut batch = batch.into_iter();
             while let Some(d) = batch.next() {
                 let acquired = tokio::select! {
@@ -324,6 +302,14 @@ impl Dispatcher {
                 tokio::spawn(task.instrument(span));
             }
         }
+        // Whatever was claimed ahead and not sent goes back to the queue. The claimer stops at shutdown
+        // after handing over what it is claiming now; the channel ends when it has.
+        while let Some(batch) = batches.recv().await {
+            for d in &batch {
+                send_done(&done_tx, d, SubmitResult::Returned("shutdown")).await;
+            }
+        }
+        let _ = claimer.await;
         drop(done_tx);
         // Every submit task holds a sender: the recorder ends once the last outcome is written.
         let _ = recorder.await;
@@ -373,6 +359,99 @@ impl Dispatcher {
                 _ = freed.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
+        }
+    }
+}
+
+/// Segments claimed but not yet handed to a link: at most `cap` (the carriers' windows, at most
+/// [`MAX_CLAIM`]), so what is leased stays bounded by the windows plus this.
+struct Ahead {
+    cap: usize,
+    pending: std::sync::atomic::AtomicUsize,
+    /// Signalled when the sender takes a batch.
+    taken: Notify,
+}
+
+impl Ahead {
+    fn pending(&self) -> usize {
+        self.pending.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn hand_over(&self, n: usize) {
+        self.pending
+            .fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+        self.taken.notify_one();
+    }
+}
+
+/// Claims batches for the sender while there is room ahead of it, as [`Dispatcher::run`] used to between
+/// sends: only while a link is ready, no more than the rate limit lets go now beyond what already waits,
+/// and after an empty claim only when something was committed (or [`IDLE_POLL`] passed).
+async fn claim_ahead(
+    store: Store,
+    carrier: CarrierId,
+    links: Vec<Arc<DispatchLink>>,
+    limiter: Arc<RateLimiter>,
+    ahead: Arc<Ahead>,
+    batches: mpsc::Sender<Vec<Dispatch>>,
+    shutdown: CancellationToken,
+) {
+    let mut events = store.subscribe();
+    while !shutdown.is_cancelled() {
+        if !links.iter().any(|l| l.is_ready()) {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(DOWN_POLL) => continue,
+            }
+        }
+        let pending = ahead.pending();
+        let room = ahead.cap.saturating_sub(pending);
+        // Lease no more than the rate limit lets go now (at least one when nothing waits): a segment must
+        // not sit leased behind the limiter long enough to look abandoned.
+        let sendable = usize::try_from(limiter.available())
+            .unwrap_or(usize::MAX)
+            .saturating_sub(pending);
+        let want = match (room, sendable) {
+            (0, _) => 0,
+            (_, 0) if pending > 0 => 0,
+            (room, sendable) => room.min(sendable.max(1)).min(MAX_CLAIM),
+        };
+        if want == 0 {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ahead.taken.notified() => {}
+                _ = tokio::time::sleep(DOWN_POLL) => {}
+            }
+            continue;
+        }
+        let batch = match store.claim(&carrier, want, UnixMs::now()).await {
+            Ok(b) => b,
+            Err(StoreError::Closed) => break,
+            Err(err) => {
+                tracing::warn!(carrier = %carrier, error = %err, "claim failed");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(IDLE_POLL) => continue,
+                }
+            }
+        };
+        if batch.is_empty() {
+            tokio::time::sleep(MIN_IDLE).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = events.changed() => if r.is_err() { break },
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            continue;
+        }
+        ahead
+            .pending
+            .fetch_add(batch.len(), std::sync::atomic::Ordering::AcqRel);
+        // Leased now: the sender takes every batch until this task ends, also at shutdown (it returns them
+        // to the queue then), so the send fails only if the sender is gone: then so is the process's
+        // dispatching, and the leases are taken back by the stale-lease sweep or at the next start.
+        if batches.send(batch).await.is_err() {
+            break;
         }
     }
 }
