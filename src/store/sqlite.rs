@@ -479,6 +479,7 @@ impl SqliteStore {
             max_batch: config.max_batch.max(1),
             max_wait: config.max_wait,
             pending: Vec::new(),
+            forget_recent: false,
             checkpointer,
         };
         let handle = std::thread::Builder::new()
@@ -797,6 +798,8 @@ struct Writer {
     conn: Connection,
     /// Events written by the open transaction, published to [`Shared::recent`] at its commit.
     pending: Vec<Event>,
+    /// The open transaction pruned events: [`Shared::recent`] is emptied at its commit.
+    forget_recent: bool,
     /// The checkpoint thread's nudge and handle ([`spawn_checkpointer`]).
     checkpointer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
     ids: MessageIdGenerator,
@@ -868,6 +871,7 @@ impl Writer {
             st,
             ids,
             pending,
+            forget_recent,
             held_ttl_ms,
             ..
         } = self;
@@ -890,6 +894,7 @@ impl Writer {
             let mut cx = Cx {
                 conn,
                 stmts: &mut stmts,
+                forget_recent,
                 pending,
                 st,
                 ids,
@@ -914,17 +919,22 @@ impl Writer {
         };
         match &commit_error {
             None => {
-                if !self.pending.is_empty() {
-                    self.shared
+                if !self.pending.is_empty() || self.forget_recent {
+                    let mut recent = self
+                        .shared
                         .recent
                         .write()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .extend(&mut self.pending);
+                        .unwrap_or_else(|p| p.into_inner());
+                    if std::mem::take(&mut self.forget_recent) {
+                        recent.events.clear();
+                    }
+                    recent.extend(&mut self.pending);
                 }
                 self.publish()
             }
             Some(e) => {
                 self.pending.clear();
+                self.forget_recent = false;
                 tracing::error!(error = %e, "store transaction failed; rolling back the group");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.st = committed;
@@ -1070,6 +1080,8 @@ impl<'c> Stmts<'c> {
 struct Cx<'a, 'c> {
     conn: &'c Connection,
     stmts: &'a mut Stmts<'c>,
+    /// Set when events were pruned: the in-memory window is dropped at the commit.
+    forget_recent: &'a mut bool,
     pending: &'a mut Vec<Event>,
     st: &'a mut WState,
     ids: &'a mut MessageIdGenerator,
@@ -1118,7 +1130,14 @@ impl Cx<'_, '_> {
             Op::Mo(mo, r) => settle(r, self.mo(mo)),
             Op::Cancel(id, r) => settle(r, self.cancel(id)),
             Op::CarrierCancel(id, segs, r) => settle(r, self.carrier_cancel(id, &segs)),
-            Op::Prune(chunk, r) => settle(r, retention::prune_chunk(self.conn, chunk)),
+            Op::Prune(chunk, r) => {
+                let pruned = retention::prune_chunk(self.conn, chunk);
+                if pruned.as_ref().is_ok_and(|p| p.events > 0) {
+                    // The in-memory window may hold pruned events: readers must see the log as stored.
+                    *self.forget_recent = true;
+                }
+                settle(r, pruned)
+            }
             Op::Expire(at, r) => settle(r, self.expire(at)),
             Op::RequeueStale(before, r) => settle(r, self.requeue_stale(before)),
             Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),

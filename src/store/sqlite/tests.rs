@@ -665,6 +665,8 @@ async fn events_resume_from_any_cursor_and_survive_restart() {
     assert_eq!(mos[0].message_id, mo_id);
     assert_eq!(mos[0].data, EventData::Mo(mo));
 
+    // Before the restart the events came from the writer's in-memory window; after it, from the table:
+    // both must give the same events.
     let mid = all[4].cursor;
     store.close().await;
     let store = open(&dir).await;
