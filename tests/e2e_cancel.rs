@@ -9,18 +9,35 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use smsbridge::api::pb;
-use smsbridge::api::pb::gateway_client::GatewayClient;
-use smsbridge::config::Config;
-use smsbridge::gateway::{Gateway, GatewayError};
 use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
 use smsbridge_protocol::smpp::CommandStatus;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
-const WAIT: Duration = Duration::from_secs(30);
+mod harness;
+use harness::{Running, WAIT, eventually, free_port, scrape, state_of};
+
+async fn start(text: &str) -> Running {
+    harness::start(text, "e2e-cancel.toml").await
+}
+
+/// Where every message of these tests goes.
+const TO: &str = "+4915112345678";
+
+impl Running {
+    /// Waits for the message-level SUBMITTED event of `id`.
+    async fn wait_submitted(&mut self, id: &str) {
+        let events = self
+            .events_until(Vec::new(), WAIT, |evs| {
+                reached(evs, id, pb::MessageState::Submitted)
+            })
+            .await;
+        assert!(
+            reached(&events, id, pb::MessageState::Submitted),
+            "no SUBMITTED event for {id}: {events:?}"
+        );
+    }
+}
+
 /// How long the simulator holds a receipt: the window in which a submitted message can be cancelled.
 const RECEIPT_DELAY: Duration = Duration::from_secs(3);
 
@@ -40,28 +57,9 @@ async fn simulator(delay: Duration) -> Smsc {
     sim
 }
 
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 /// The value of one sample of the gateway's metrics endpoint on `port` (0 when it is not there yet).
 async fn metric(port: u16, sample: &str) -> f64 {
-    let body = tokio::time::timeout(WAIT, async {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect to metrics");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read");
-        out
-    })
-    .await
-    .expect("scrape in time");
+    let body = scrape(port).await;
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
     body.lines()
         .find(|l| l.starts_with(sample))
@@ -123,36 +121,6 @@ default_sender = "SMSBRIDGE"
     )
 }
 
-struct Running {
-    client: GatewayClient<Channel>,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), GatewayError>>,
-}
-
-async fn start(text: &str) -> Running {
-    let config = Config::from_str(text, "e2e-cancel.toml").expect("a valid config");
-    let shutdown = CancellationToken::new();
-    let gateway = Gateway::start(config, shutdown.clone())
-        .await
-        .expect("the gateway starts");
-    let addr = format!("http://{}", gateway.api_addr().expect("bound"));
-    let task = tokio::spawn(gateway.run());
-    let channel = Channel::from_shared(addr)
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
-    Running {
-        client: GatewayClient::new(channel),
-        shutdown,
-        task,
-    }
-}
-
-fn state_of(m: &pb::Message) -> pb::MessageState {
-    pb::MessageState::try_from(m.state).unwrap_or_default()
-}
-
 /// The state changes of one message (segment-level ones included) in an event list.
 fn changes<'a>(events: &'a [pb::Event], id: &'a str) -> impl Iterator<Item = &'a pb::StateChange> {
     events.iter().filter_map(move |e| match &e.payload {
@@ -166,101 +134,6 @@ fn reached(events: &[pb::Event], id: &str, state: pb::MessageState) -> bool {
     changes(events, id).any(|sc| sc.segment.is_none() && sc.new_state == state as i32)
 }
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the gateway stops in time")
-            .expect("the gateway task")
-            .expect("the gateway stops cleanly");
-    }
-
-    async fn submit(&mut self, text: &str) -> pb::SubmitResponse {
-        self.client
-            .submit(pb::SubmitRequest {
-                to: "+4915112345678".into(),
-                body: Some(pb::submit_request::Body::Text(text.into())),
-                want_receipt: true,
-                ..Default::default()
-            })
-            .await
-            .expect("submit")
-            .into_inner()
-    }
-
-    async fn get(&mut self, id: &str) -> pb::Message {
-        self.client
-            .get_message(pb::GetMessageRequest {
-                message_id: id.into(),
-            })
-            .await
-            .expect("get")
-            .into_inner()
-    }
-
-    async fn cancel(&mut self, id: &str) -> pb::CancelResponse {
-        self.client
-            .cancel(pb::CancelRequest {
-                message_id: id.into(),
-            })
-            .await
-            .expect("cancel")
-            .into_inner()
-    }
-
-    /// Every event from the start, until `stop` holds or `limit` passes.
-    async fn events_until(
-        &mut self,
-        limit: Duration,
-        mut stop: impl FnMut(&[pb::Event]) -> bool,
-    ) -> Vec<pb::Event> {
-        let mut stream = self
-            .client
-            .stream_events(pb::StreamEventsRequest {
-                after_cursor: 0,
-                kinds: Vec::new(),
-            })
-            .await
-            .expect("stream")
-            .into_inner();
-        let mut events = Vec::new();
-        let _ = tokio::time::timeout(limit, async {
-            while let Some(e) = stream.next().await {
-                events.push(e.expect("event"));
-                if stop(&events) {
-                    return;
-                }
-            }
-        })
-        .await;
-        events
-    }
-
-    /// Waits for the message-level SUBMITTED event of `id`.
-    async fn wait_submitted(&mut self, id: &str) {
-        let events = self
-            .events_until(WAIT, |evs| reached(evs, id, pb::MessageState::Submitted))
-            .await;
-        assert!(
-            reached(&events, id, pb::MessageState::Submitted),
-            "no SUBMITTED event for {id}: {events:?}"
-        );
-    }
-}
-
-/// Waits until `cond` holds (polling every 20 ms), at most `limit`.
-async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    cond()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_after_submit_sends_cancel_sm_and_no_receipt_follows() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -269,7 +142,7 @@ async fn cancel_after_submit_sends_cancel_sm_and_no_receipt_follows() {
     // supports_cancel left out: SMPP carriers take cancel_sm by default.
     let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
     let submitted_at = Instant::now();
-    let r = gw.submit("cancel me").await;
+    let r = gw.submit(TO, "cancel me").await;
     gw.wait_submitted(&r.message_id).await;
 
     let answer = gw.cancel(&r.message_id).await;
@@ -282,7 +155,7 @@ async fn cancel_after_submit_sends_cancel_sm_and_no_receipt_follows() {
     assert_eq!(answer.cancelled_segments, 0, "{answer:?}");
 
     let events = gw
-        .events_until(WAIT, |evs| {
+        .events_until(Vec::new(), WAIT, |evs| {
             reached(evs, &r.message_id, pb::MessageState::Cancelled)
         })
         .await;
@@ -322,7 +195,9 @@ async fn cancel_after_submit_sends_cancel_sm_and_no_receipt_follows() {
     assert_eq!(counters.cancelled.load(Ordering::SeqCst), 1);
     let m = gw.get(&r.message_id).await;
     assert_eq!(state_of(&m), pb::MessageState::Cancelled, "{m:?}");
-    let events = gw.events_until(Duration::from_millis(500), |_| false).await;
+    let events = gw
+        .events_until(Vec::new(), Duration::from_millis(500), |_| false)
+        .await;
     assert!(
         !reached(&events, &r.message_id, pb::MessageState::Delivered),
         "{events:?}"
@@ -347,7 +222,7 @@ async fn cancel_of_a_multipart_message_cancels_every_segment() {
     ))
     .await;
     let text = "0123456789".repeat(40); // 400 GSM 7-bit characters: 3 segments
-    let r = gw.submit(&text).await;
+    let r = gw.submit(TO, &text).await;
     assert_eq!(r.segments, 3);
     gw.wait_submitted(&r.message_id).await;
 
@@ -356,7 +231,7 @@ async fn cancel_of_a_multipart_message_cancels_every_segment() {
     assert!(answer.carrier_cancel_requested, "{answer:?}");
 
     let events = gw
-        .events_until(WAIT, |evs| {
+        .events_until(Vec::new(), WAIT, |evs| {
             reached(evs, &r.message_id, pb::MessageState::Cancelled)
         })
         .await;
@@ -397,9 +272,9 @@ async fn cancel_after_delivery_is_already_final() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator(Duration::from_millis(20)).await;
     let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
-    let r = gw.submit("too late").await;
+    let r = gw.submit(TO, "too late").await;
     let events = gw
-        .events_until(WAIT, |evs| {
+        .events_until(Vec::new(), WAIT, |evs| {
             reached(evs, &r.message_id, pb::MessageState::Delivered)
         })
         .await;
@@ -428,14 +303,14 @@ async fn a_carrier_without_cancel_support_is_not_asked_and_delivers() {
         Some(false),
     ))
     .await;
-    let r = gw.submit("cannot be called back").await;
+    let r = gw.submit(TO, "cannot be called back").await;
     gw.wait_submitted(&r.message_id).await;
     let answer = gw.cancel(&r.message_id).await;
     assert_eq!(answer.outcome, pb::CancelOutcome::AlreadySubmitted as i32);
     assert!(!answer.carrier_cancel_requested, "{answer:?}");
     assert_eq!(answer.state, pb::MessageState::Submitted as i32);
     let events = gw
-        .events_until(WAIT, |evs| {
+        .events_until(Vec::new(), WAIT, |evs| {
             reached(evs, &r.message_id, pb::MessageState::Delivered)
         })
         .await;
@@ -465,7 +340,7 @@ async fn a_refused_cancel_sm_leaves_the_message_as_it_was() {
         Some(metrics_port),
     ))
     .await;
-    let r = gw.submit("already on its way").await;
+    let r = gw.submit(TO, "already on its way").await;
     gw.wait_submitted(&r.message_id).await;
     // The SMSC says it can not cancel (as when it delivered the message and the receipt is still coming).
     control.refuse_next_cancels(1);
@@ -504,7 +379,7 @@ async fn a_refused_cancel_sm_leaves_the_message_as_it_was() {
     );
     // The receipt then ends it as the carrier says.
     let events = gw
-        .events_until(WAIT, |evs| {
+        .events_until(Vec::new(), WAIT, |evs| {
             reached(evs, &r.message_id, pb::MessageState::Delivered)
         })
         .await;

@@ -9,17 +9,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use smsbridge::api::pb;
-use smsbridge::api::pb::gateway_client::GatewayClient;
-use smsbridge::config::Config;
-use smsbridge::gateway::{Gateway, GatewayError};
 use smsbridge::sim::smsc::{OutcomeWeight, RecordedSubmit, Smsc, SmscConfig, SmscControl};
 use smsbridge_protocol::smpp::{DataCoding, EsmClass};
-use tokio::task::JoinHandle;
-use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
-const WAIT: Duration = Duration::from_secs(30);
+mod harness;
+use harness::{Running, WAIT, free_port, scrape, state_of};
+
+async fn start(text: &str) -> Running {
+    harness::start(text, "e2e.toml").await
+}
 
 /// A simulator on a free loopback port, recording submits, receipts after `delay`, all with `stat`, kept
 /// across sessions.
@@ -36,12 +34,6 @@ async fn simulator(stat: &'static str, delay: Duration) -> Smsc {
     // Like a real SMSC: receipts of a lost session go to the next one.
     sim.control().set_store_and_forward(true);
     sim
-}
-
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 struct CarrierSpec<'a> {
@@ -102,121 +94,6 @@ reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
         ids.join(", ")
     ));
     text
-}
-
-struct Running {
-    client: GatewayClient<Channel>,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), GatewayError>>,
-}
-
-async fn start(text: &str) -> Running {
-    let config = Config::from_str(text, "e2e.toml").expect("a valid config");
-    let shutdown = CancellationToken::new();
-    let gateway = Gateway::start(config, shutdown.clone())
-        .await
-        .expect("the gateway starts");
-    let addr = format!("http://{}", gateway.api_addr().expect("bound"));
-    let task = tokio::spawn(gateway.run());
-    let channel = Channel::from_shared(addr)
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
-    Running {
-        client: GatewayClient::new(channel),
-        shutdown,
-        task,
-    }
-}
-
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the gateway stops in time")
-            .expect("the gateway task")
-            .expect("the gateway stops cleanly");
-    }
-
-    async fn submit(&mut self, to: &str, text: &str) -> pb::SubmitResponse {
-        self.client
-            .submit(pb::SubmitRequest {
-                to: to.into(),
-                body: Some(pb::submit_request::Body::Text(text.into())),
-                want_receipt: true,
-                ..Default::default()
-            })
-            .await
-            .expect("submit")
-            .into_inner()
-    }
-
-    async fn get(&mut self, id: &str) -> pb::Message {
-        self.client
-            .get_message(pb::GetMessageRequest {
-                message_id: id.into(),
-            })
-            .await
-            .expect("get")
-            .into_inner()
-    }
-
-    /// Waits until the message is in a final state; returns it.
-    async fn wait_final(&mut self, id: &str) -> pb::Message {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let m = self.get(id).await;
-            let state = pb::MessageState::try_from(m.state).unwrap_or_default();
-            if !matches!(
-                state,
-                pb::MessageState::Accepted
-                    | pb::MessageState::Queued
-                    | pb::MessageState::Submitted
-                    | pb::MessageState::Unspecified
-            ) {
-                return m;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "message {id} still {state:?} after {WAIT:?}: {m:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Events from the start until `stop` says enough (bounded by WAIT).
-    async fn events_until(
-        &mut self,
-        kinds: Vec<pb::EventKind>,
-        mut stop: impl FnMut(&[pb::Event]) -> bool,
-    ) -> Vec<pb::Event> {
-        let mut stream = self
-            .client
-            .stream_events(pb::StreamEventsRequest {
-                after_cursor: 0,
-                kinds: kinds.into_iter().map(|k| k as i32).collect(),
-            })
-            .await
-            .expect("stream")
-            .into_inner();
-        let mut events = Vec::new();
-        let _ = tokio::time::timeout(WAIT, async {
-            while let Some(e) = stream.next().await {
-                events.push(e.expect("event"));
-                if stop(&events) {
-                    return;
-                }
-            }
-        })
-        .await;
-        events
-    }
-}
-
-fn state_of(m: &pb::Message) -> pb::MessageState {
-    pb::MessageState::try_from(m.state).unwrap_or_default()
 }
 
 fn submits_to(control: &SmscControl, number: &str) -> Vec<RecordedSubmit> {
@@ -316,7 +193,7 @@ async fn single_and_multipart_gsm7_and_ucs2_are_delivered_with_the_right_coding(
     // StreamEvents shows each message reaching DELIVERED.
     let want: Vec<String> = ids.clone();
     let events = gw
-        .events_until(vec![pb::EventKind::Delivered], |evs| {
+        .events_until(vec![pb::EventKind::Delivered], WAIT, |evs| {
             want.iter().all(|id| {
                 evs.iter().any(|e| match &e.payload {
                     Some(pb::event::Payload::StateChange(sc)) => {
@@ -418,7 +295,9 @@ async fn undeliverable_receipt_keeps_stat_and_err() {
         "{status:?}"
     );
     let events = gw
-        .events_until(vec![pb::EventKind::Undeliverable], |evs| !evs.is_empty())
+        .events_until(vec![pb::EventKind::Undeliverable], WAIT, |evs| {
+            !evs.is_empty()
+        })
         .await;
     assert!(
         events.iter().any(|e| matches!(&e.payload,
@@ -457,7 +336,7 @@ async fn mo_single_and_concatenated_reach_stream_events() {
     let parts = control.inject_mo_multipart("4917600000002", "4930123", long.as_bytes(), 7, 30);
     assert_eq!(parts, 3);
     let events = gw
-        .events_until(vec![pb::EventKind::Mo], |evs| evs.len() >= 2)
+        .events_until(vec![pb::EventKind::Mo], WAIT, |evs| evs.len() >= 2)
         .await;
     let mos: BTreeMap<String, (String, String)> = events
         .iter()
@@ -617,20 +496,7 @@ async fn the_carrier_rate_limit_holds_at_the_smsc_and_metrics_are_served() {
     }
 
     // The metrics endpoint: per-carrier counters, link metrics in the same registry.
-    let body = tokio::time::timeout(WAIT, async {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", metrics_port))
-            .await
-            .expect("connect to metrics");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read");
-        out
-    })
-    .await
-    .expect("scrape in time");
+    let body = scrape(metrics_port).await;
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
     let value = |name: &str| -> f64 {
         body.lines()

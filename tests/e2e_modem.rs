@@ -10,19 +10,47 @@ use std::path::Path;
 use std::time::Duration;
 
 use smsbridge::api::pb;
-use smsbridge::api::pb::gateway_client::GatewayClient;
-use smsbridge::config::Config;
-use smsbridge::gateway::{Gateway, GatewayError};
 use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
 use smsbridge_hw::sim::{ReportRecipient, SentSms, SimConfig, SimHandle, SimModem};
 use smsbridge_protocol::sms::Udh;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
-const WAIT: Duration = Duration::from_secs(30);
+mod harness;
+use harness::{Running, WAIT, eventually, free_port, scrape, state_of};
+
+async fn start(text: &str) -> Running {
+    harness::start(text, "e2e_modem.toml").await
+}
+
+impl Running {
+    async fn status_of(&mut self, carrier: &str, link: &str) -> Option<pb::LinkStatus> {
+        self.client
+            .status(pb::StatusRequest {})
+            .await
+            .expect("status")
+            .into_inner()
+            .links
+            .into_iter()
+            .find(|l| l.carrier == carrier && l.link == link)
+    }
+
+    /// Waits until Status shows the carrier's modem in `state`.
+    async fn wait_link(&mut self, carrier: &str, state: &str) -> pb::LinkStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let l = self.status_of(carrier, "modem0").await;
+            if let Some(l) = l.as_ref().filter(|l| l.state == state) {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "modem0 of {carrier} not {state}: {l:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// The SIM's own number in the configs below: the `to` of MO messages.
 const SIM_NUMBER: &str = "+46700000001";
 
@@ -78,163 +106,9 @@ number = "{SIM_NUMBER}"
     text
 }
 
-struct Running {
-    client: GatewayClient<Channel>,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), GatewayError>>,
-}
-
-async fn start(text: &str) -> Running {
-    let config = Config::from_str(text, "e2e_modem.toml").expect("a valid config");
-    let shutdown = CancellationToken::new();
-    let gateway = Gateway::start(config, shutdown.clone())
-        .await
-        .expect("the gateway starts");
-    let addr = format!("http://{}", gateway.api_addr().expect("bound"));
-    let task = tokio::spawn(gateway.run());
-    let channel = Channel::from_shared(addr)
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
-    Running {
-        client: GatewayClient::new(channel),
-        shutdown,
-        task,
-    }
-}
-
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the gateway stops in time")
-            .expect("the gateway task")
-            .expect("the gateway stops cleanly");
-    }
-
-    async fn status_of(&mut self, carrier: &str, link: &str) -> Option<pb::LinkStatus> {
-        self.client
-            .status(pb::StatusRequest {})
-            .await
-            .expect("status")
-            .into_inner()
-            .links
-            .into_iter()
-            .find(|l| l.carrier == carrier && l.link == link)
-    }
-
-    /// Waits until Status shows the carrier's modem in `state`.
-    async fn wait_link(&mut self, carrier: &str, state: &str) -> pb::LinkStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let l = self.status_of(carrier, "modem0").await;
-            if let Some(l) = l.as_ref().filter(|l| l.state == state) {
-                return l.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "modem0 of {carrier} not {state}: {l:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn submit(&mut self, to: &str, text: &str) -> pb::SubmitResponse {
-        self.client
-            .submit(pb::SubmitRequest {
-                to: to.into(),
-                body: Some(pb::submit_request::Body::Text(text.into())),
-                want_receipt: true,
-                ..Default::default()
-            })
-            .await
-            .expect("submit")
-            .into_inner()
-    }
-
-    async fn get(&mut self, id: &str) -> pb::Message {
-        self.client
-            .get_message(pb::GetMessageRequest {
-                message_id: id.into(),
-            })
-            .await
-            .expect("get")
-            .into_inner()
-    }
-
-    /// Waits until the message is in a final state; returns it.
-    async fn wait_final(&mut self, id: &str) -> pb::Message {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let m = self.get(id).await;
-            let state = state_of(&m);
-            if !matches!(
-                state,
-                pb::MessageState::Accepted
-                    | pb::MessageState::Queued
-                    | pb::MessageState::Submitted
-                    | pb::MessageState::Unspecified
-            ) {
-                return m;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "message {id} still {state:?} after {WAIT:?}: {m:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Events of `kinds` from the start until `stop` says enough (bounded by WAIT).
-    async fn events_until(
-        &mut self,
-        kinds: Vec<pb::EventKind>,
-        mut stop: impl FnMut(&[pb::Event]) -> bool,
-    ) -> Vec<pb::Event> {
-        let mut stream = self
-            .client
-            .stream_events(pb::StreamEventsRequest {
-                after_cursor: 0,
-                kinds: kinds.into_iter().map(|k| k as i32).collect(),
-            })
-            .await
-            .expect("stream")
-            .into_inner();
-        let mut events = Vec::new();
-        let _ = tokio::time::timeout(WAIT, async {
-            while let Some(e) = stream.next().await {
-                events.push(e.expect("event"));
-                if stop(&events) {
-                    return;
-                }
-            }
-        })
-        .await;
-        events
-    }
-}
-
-fn state_of(m: &pb::Message) -> pb::MessageState {
-    pb::MessageState::try_from(m.state).unwrap_or_default()
-}
-
 /// What the simulator received for `to`, in order.
 fn sent_to(sim: &SimHandle, to: &str) -> Vec<SentSms> {
     sim.sent().into_iter().filter(|s| s.to == to).collect()
-}
-
-/// Polls `cond` every 20 ms until true or WAIT passes.
-async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + WAIT;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    cond()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,7 +217,7 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
     // StreamEvents shows each message reaching DELIVERED.
     let want = ids.clone();
     let events = gw
-        .events_until(vec![pb::EventKind::Delivered], |evs| {
+        .events_until(vec![pb::EventKind::Delivered], WAIT, |evs| {
             want.iter().all(|id| {
                 evs.iter().any(|e| {
                     matches!(&e.payload, Some(pb::event::Payload::StateChange(sc))
@@ -362,7 +236,7 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
     }
     // Stored status reports (+CDSI) are deleted from the SIM once committed.
     assert!(
-        eventually(|| sim.stored().is_empty()).await,
+        eventually(WAIT, || sim.stored().is_empty()).await,
         "{:?}",
         sim.stored()
     );
@@ -399,30 +273,6 @@ async fn single_and_multipart_gsm7_and_ucs2_go_out_as_tpdus_and_reports_deliver_
     gw.stop().await;
 }
 
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// One `GET /metrics` on loopback.
-async fn scrape(port: u16) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    tokio::time::timeout(WAIT, async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect to metrics");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read");
-        out
-    })
-    .await
-    .expect("scrape in time")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mo_single_and_concatenated_reach_stream_events_and_leave_the_sim() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -442,7 +292,7 @@ async fn mo_single_and_concatenated_reach_stream_events_and_leave_the_sim() {
     let idx = sim.inject_sms("+46709999998", &long).expect("inject");
     assert_eq!(idx.len(), 3);
     let events = gw
-        .events_until(vec![pb::EventKind::Mo], |evs| evs.len() >= 2)
+        .events_until(vec![pb::EventKind::Mo], WAIT, |evs| evs.len() >= 2)
         .await;
     let mos: BTreeMap<String, (String, String, String)> = events
         .iter()
@@ -464,7 +314,7 @@ async fn mo_single_and_concatenated_reach_stream_events_and_leave_the_sim() {
     );
     // Deleted from the SIM only after the commit (the events above are the commit).
     assert!(
-        eventually(|| sim.stored().is_empty()).await,
+        eventually(WAIT, || sim.stored().is_empty()).await,
         "{:?}",
         sim.stored()
     );
@@ -511,7 +361,7 @@ async fn send_n_and_time_them(gw: &mut Running, sim: &SimHandle, n: usize) -> Ve
         gw.submit(&format!("+49152000000{i:02}"), "rate").await;
     }
     assert!(
-        eventually(|| sim.sent().len() >= n).await,
+        eventually(WAIT, || sim.sent().len() >= n).await,
         "only {} of {n} reached the modem",
         sim.sent().len()
     );
