@@ -13,7 +13,7 @@
 //!
 //! Environment: `LOAD_MESSAGES` (default 50,000), `LOAD_CLIENTS` (concurrent submitters, default 64),
 //! `LOAD_CONNECTIONS` (HTTP/2 connections they share, default 4), `LOAD_BATCH`, `LOAD_RATE`,
-//! `LOAD_TIMEOUT_SECS` (per run, default 120), `LOAD_WINDOW` (SMPP window, default 256), `LOAD_LOG` (the gateway's log level, default warn), `LOAD_KEEP=1` keeps
+//! `LOAD_TIMEOUT_SECS` (per run, default 120), `LOAD_GATEWAY_BIN` (another gateway binary, for A/B runs), `LOAD_WINDOW` (SMPP window, default 256), `LOAD_LOG` (the gateway's log level, default warn), `LOAD_KEEP=1` keeps
 //! the temp directory (config, store, logs) for inspection.
 //!
 //! The gateway binary is the one cargo builds for this package (`CARGO_BIN_EXE_smsbridge`, which cargo sets
@@ -1017,7 +1017,10 @@ fn tail(path: &Path, lines: usize) -> String {
 
 fn main() {
     let s = Settings::from_env_and_args();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_smsbridge"));
+    // `LOAD_GATEWAY_BIN` runs another build of the gateway (an A/B comparison) with this same client.
+    let bin = std::env::var_os("LOAD_GATEWAY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_smsbridge")));
     let tmp = tempfile::Builder::new()
         .prefix("smsbridge-load-")
         .tempdir()

@@ -61,6 +61,10 @@ pub struct GatewayMetrics {
     pub api_auth_failures: IntCounter,
     /// Rows deleted by the store's retention (refreshed at scrape).
     pub store_pruned_rows: IntCounter,
+    /// Store transactions committed (refreshed at scrape).
+    pub store_commits: IntCounter,
+    /// Syncs of the store's write-ahead log apart from the commits (refreshed at scrape).
+    pub store_wal_syncs: IntCounter,
 }
 
 impl GatewayMetrics {
@@ -106,6 +110,16 @@ impl GatewayMetrics {
             "Rows (messages, segments, carrier id mappings, events) deleted by retention",
         )?;
         registry.register(Box::new(store_pruned_rows.clone()))?;
+        let store_commits = IntCounter::new(
+            "smsbridge_store_commits_total",
+            "Store transactions committed (each one a group of write requests)",
+        )?;
+        registry.register(Box::new(store_commits.clone()))?;
+        let store_wal_syncs = IntCounter::new(
+            "smsbridge_store_wal_syncs_total",
+            "fdatasync calls on the store's write-ahead log made by the sync thread (each covers one or more commits)",
+        )?;
+        registry.register(Box::new(store_wal_syncs.clone()))?;
         Ok(GatewayMetrics {
             submitted: c(
                 "smsbridge_segments_submitted_total",
@@ -144,6 +158,8 @@ impl GatewayMetrics {
             queue,
             api_auth_failures,
             store_pruned_rows,
+            store_commits,
+            store_wal_syncs,
             registry,
         })
     }
@@ -171,10 +187,16 @@ impl GatewayMetrics {
         if failures > seen {
             self.api_auth_failures.inc_by(failures - seen);
         }
-        let pruned = store.counters().pruned_rows;
-        let counted = self.store_pruned_rows.get();
-        if pruned > counted {
-            self.store_pruned_rows.inc_by(pruned - counted);
+        let counters = store.counters();
+        for (counter, now) in [
+            (&self.store_pruned_rows, counters.pruned_rows),
+            (&self.store_commits, counters.commits),
+            (&self.store_wal_syncs, counters.wal_syncs),
+        ] {
+            let counted = counter.get();
+            if now > counted {
+                counter.inc_by(now - counted);
+            }
         }
         let mut out = Vec::new();
         let encoder = TextEncoder::new();

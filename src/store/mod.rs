@@ -255,6 +255,9 @@ pub struct StoreCounters {
     pub write_requests: u64,
     /// Rows deleted by retention ([`Store::prune`]).
     pub pruned_rows: u64,
+    /// Syncs of the write-ahead log made apart from the commits (SQLite: the syncer, one per one or more
+    /// commits; 0 when each commit syncs itself).
+    pub wal_syncs: u64,
 }
 
 /// How long finished data is kept; see the module documentation's "Retention".

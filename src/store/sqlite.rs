@@ -6,6 +6,16 @@
 //! available for tests and benches; with it a power loss may drop the last commits, which breaks the API's
 //! promise, so production keeps `FULL`.)
 //!
+//! The fsync does not hold the writer up: the write connection commits with `synchronous=OFF` (its frames go
+//! to the WAL with plain writes) and hands the committed group to a second thread, the syncer, which
+//! `fdatasync`s the WAL file once for every group that committed meanwhile and only then answers their
+//! requests and publishes their events, counters and cursor. So nothing of a group is visible outside the
+//! store (no acknowledgement, no claimed segment, no event) before it is on disk, exactly as with `FULL`,
+//! while the writer already applies the next group. Checkpoints run on their own connection with `FULL`,
+//! which syncs the WAL before copying it and the database file before the WAL may be started over. (Reader
+//! connections may see a committed group a moment before its sync; `events_after` reads only up to the
+//! published cursor.) Without a checkpoint thread the writer keeps `FULL` and answers after its own commit.
+//!
 //! # One writer, group commit
 //! Every change goes through one OS thread that owns the write connection, fed by a bounded tokio channel
 //! (callers await a slot: backpressure). The thread takes every request waiting (up to `max_batch`), applies
@@ -221,6 +231,80 @@ fn spawn_checkpointer(
     Ok((tx, handle))
 }
 
+/// How many committed groups may wait for their WAL sync before the writer waits for the syncer: enough to
+/// overlap one group's fsync with the next one's work, few enough that groups stay large.
+const SYNC_AHEAD: usize = 2;
+
+/// Makes everything written to the WAL so far durable (`fdatasync` of the WAL file).
+type WalSync = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+
+/// The WAL file of the database at `path`, opened for syncing, when it exists.
+fn open_wal(path: &Path) -> Option<std::fs::File> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::OpenOptions::new().write(true).open(&wal).ok()
+}
+
+/// A committed group: what becomes visible once its WAL frames are on disk.
+struct Committed {
+    done: Vec<Done>,
+    events: Vec<Event>,
+    forget_recent: bool,
+    snapshot: Snapshot,
+}
+
+/// The writer's counters as of one commit.
+struct Snapshot {
+    stats: HashMap<CarrierId, QueueStats>,
+    resends: u64,
+    unmatched: u64,
+    held: u64,
+    last_cursor: u64,
+    requests: u64,
+}
+
+/// The syncer ([`spawn_syncer`]): the writer's sender and the thread.
+struct Syncer {
+    tx: std::sync::mpsc::SyncSender<Committed>,
+    handle: JoinHandle<()>,
+}
+
+/// Starts the thread that syncs the WAL for committed groups, then publishes them and answers their requests.
+/// One sync covers every group that committed while the previous one ran. A failed sync answers the
+/// requests of its groups with the error (their data is committed but may not be on disk) and is logged.
+fn spawn_syncer(mut sync: WalSync, shared: Arc<Shared>) -> Result<Syncer, StoreError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Committed>(SYNC_AHEAD);
+    let handle = std::thread::Builder::new()
+        .name("store-sync".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut groups = vec![first];
+                groups.extend(rx.try_iter());
+                let error = sync().err().map(|e| {
+                    tracing::error!(error = %e, groups = groups.len(), "syncing the WAL failed");
+                    StoreError::Engine {
+                        engine: "sqlite",
+                        context: "syncing the WAL",
+                        source: Arc::new(e),
+                    }
+                });
+                shared.syncs.fetch_add(1, Ordering::Relaxed);
+                for mut g in groups {
+                    shared.publish(&mut g.events, g.forget_recent, g.snapshot);
+                    for d in g.done {
+                        d(error.as_ref());
+                    }
+                }
+            }
+        })
+        .map_err(|e| StoreError::Engine {
+            engine: "sqlite",
+            context: "starting the WAL sync thread",
+            source: Arc::new(e),
+        })?;
+    Ok(Syncer { tx, handle })
+}
+
 /// How many of the newest events are kept in memory for consumers that follow the log closely.
 const RECENT_EVENTS: usize = 32_768;
 
@@ -277,7 +361,36 @@ struct Shared {
     commits: AtomicU64,
     requests: AtomicU64,
     pruned: AtomicU64,
+    /// WAL syncs done by the syncer (one may cover several commits).
+    syncs: AtomicU64,
     cursor: watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Makes one committed (and synced) group visible: its events, the counters, the cursor.
+    fn publish(&self, events: &mut Vec<Event>, forget_recent: bool, snap: Snapshot) {
+        if !events.is_empty() || forget_recent {
+            let mut recent = self.recent.write().unwrap_or_else(|p| p.into_inner());
+            if forget_recent {
+                recent.events.clear();
+            }
+            recent.extend(events);
+        }
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(snap.requests, Ordering::Relaxed);
+        *self.stats.write().unwrap_or_else(|p| p.into_inner()) = snap.stats;
+        self.resends.store(snap.resends, Ordering::Relaxed);
+        self.unmatched.store(snap.unmatched, Ordering::Relaxed);
+        self.held.store(snap.held, Ordering::Relaxed);
+        self.cursor.send_if_modified(|c| {
+            if *c != snap.last_cursor {
+                *c = snap.last_cursor;
+                true
+            } else {
+                false
+            }
+        });
+    }
 }
 
 struct Inner {
@@ -433,7 +546,7 @@ impl SqliteStore {
     /// Opens (or creates) the database, migrates its schema, recovers leased segments and starts the writer.
     pub async fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
         let cfg = config.clone();
-        let (conn, st, last_id, checkpointer) = tokio::task::spawn_blocking(move || {
+        let (conn, st, last_id, checkpointer, wal) = tokio::task::spawn_blocking(move || {
             let mut conn = open_connection(&cfg, true)?;
             schema::migrate(&mut conn)?;
             let (st, last_id) = recover(&mut conn)?;
@@ -448,7 +561,17 @@ impl SqliteStore {
                     None
                 }
             };
-            Ok::<_, StoreError>((conn, st, last_id, checkpointer))
+            // The syncer takes the fsync off the writer (module docs, "Durability"); it needs the checkpoint
+            // thread, whose connection keeps FULL and so syncs before it copies and before the WAL restarts.
+            let wal = match (&checkpointer, cfg.synchronous) {
+                (Some(_), Synchronous::Full) => open_wal(&cfg.path),
+                _ => None,
+            };
+            if wal.is_some() {
+                conn.pragma_update(None, "synchronous", "OFF")
+                    .map_err(sql("setting synchronous"))?;
+            }
+            Ok::<_, StoreError>((conn, st, last_id, checkpointer, wal))
         })
         .await
         .map_err(|e| StoreError::Engine {
@@ -467,10 +590,19 @@ impl SqliteStore {
             commits: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             pruned: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
             cursor: cursor_tx,
         });
+        let syncer = match wal {
+            Some(file) => Some(spawn_syncer(
+                Box::new(move || file.sync_data()),
+                shared.clone(),
+            )?),
+            None => None,
+        };
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
         let writer = Writer {
+            syncer,
             conn,
             ids: MessageIdGenerator::new(config.node_id, last_id),
             st,
@@ -683,7 +815,8 @@ impl StoreEngine for SqliteStore {
             return Ok(events);
         }
         self.read(move |c| {
-            let events = read_events(c, after, mask, limit)?;
+            // Only what is published: a group committed but not yet synced stays invisible.
+            let events = read_events(c, after, last, mask, limit)?;
             retention::check_cursor(c, after)?;
             Ok(events)
         })
@@ -744,6 +877,7 @@ impl StoreEngine for SqliteStore {
             commits: s.commits.load(Ordering::Relaxed),
             write_requests: s.requests.load(Ordering::Relaxed),
             pruned_rows: s.pruned.load(Ordering::Relaxed),
+            wal_syncs: s.syncs.load(Ordering::Relaxed),
         }
     }
 
@@ -800,6 +934,8 @@ struct Writer {
     pending: Vec<Event>,
     /// The open transaction pruned events: [`Shared::recent`] is emptied at its commit.
     forget_recent: bool,
+    /// Syncs the WAL and answers for committed groups ([`spawn_syncer`]); `None`: the commit itself synced.
+    syncer: Option<Syncer>,
     /// The checkpoint thread's nudge and handle ([`spawn_checkpointer`]).
     checkpointer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
     ids: MessageIdGenerator,
@@ -841,6 +977,11 @@ impl Writer {
             if !self.run_batch(batch) {
                 break;
             }
+        }
+        // The syncer answers what is still waiting for its sync, then stops.
+        if let Some(Syncer { tx, handle }) = self.syncer.take() {
+            drop(tx);
+            let _ = handle.join();
         }
         if let Some((nudge, handle)) = self.checkpointer.take() {
             drop(nudge);
@@ -919,18 +1060,28 @@ impl Writer {
         };
         match &commit_error {
             None => {
-                if !self.pending.is_empty() || self.forget_recent {
-                    let mut recent = self
-                        .shared
-                        .recent
-                        .write()
-                        .unwrap_or_else(|p| p.into_inner());
-                    if std::mem::take(&mut self.forget_recent) {
-                        recent.events.clear();
-                    }
-                    recent.extend(&mut self.pending);
+                if let Some((nudge, _)) = &self.checkpointer {
+                    // Full: a checkpoint is already due.
+                    let _ = nudge.try_send(());
                 }
-                self.publish()
+                let mut group = Committed {
+                    done,
+                    events: std::mem::take(&mut self.pending),
+                    forget_recent: std::mem::take(&mut self.forget_recent),
+                    snapshot: self.snapshot(n),
+                };
+                if let Some(syncer) = &self.syncer {
+                    match syncer.tx.send(group) {
+                        Ok(()) => return keep_running,
+                        // The syncer is gone (it never stops first): answer here rather than never.
+                        Err(std::sync::mpsc::SendError(g)) => group = g,
+                    }
+                }
+                self.shared
+                    .publish(&mut group.events, group.forget_recent, group.snapshot);
+                for d in group.done {
+                    d(None);
+                }
             }
             Some(e) => {
                 self.pending.clear();
@@ -938,11 +1089,11 @@ impl Writer {
                 tracing::error!(error = %e, "store transaction failed; rolling back the group");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.st = committed;
+                self.shared.requests.fetch_add(n, Ordering::Relaxed);
+                for d in done {
+                    d(commit_error.as_ref());
+                }
             }
-        }
-        self.shared.requests.fetch_add(n, Ordering::Relaxed);
-        for d in done {
-            d(commit_error.as_ref());
         }
         keep_running
     }
@@ -955,26 +1106,16 @@ impl Writer {
             .map_err(sql("transaction control"))
     }
 
-    fn publish(&self) {
-        if let Some((nudge, _)) = &self.checkpointer {
-            // Full: a checkpoint is already due.
-            let _ = nudge.try_send(());
+    /// The counters as of the commit just made, `requests` of them in the group.
+    fn snapshot(&self, requests: u64) -> Snapshot {
+        Snapshot {
+            stats: self.st.stats.clone(),
+            resends: self.st.resends,
+            unmatched: self.st.unmatched,
+            held: self.st.held,
+            last_cursor: u64::try_from(self.st.next_cursor - 1).unwrap_or(0),
+            requests,
         }
-        let s = &self.shared;
-        s.commits.fetch_add(1, Ordering::Relaxed);
-        *s.stats.write().unwrap_or_else(|p| p.into_inner()) = self.st.stats.clone();
-        s.resends.store(self.st.resends, Ordering::Relaxed);
-        s.unmatched.store(self.st.unmatched, Ordering::Relaxed);
-        s.held.store(self.st.held, Ordering::Relaxed);
-        let last = u64::try_from(self.st.next_cursor - 1).unwrap_or(0);
-        s.cursor.send_if_modified(|c| {
-            if *c != last {
-                *c = last;
-                true
-            } else {
-                false
-            }
-        });
     }
 }
 
@@ -2539,24 +2680,27 @@ fn read_message(
     }))
 }
 
+/// Events with `after < cursor <= upto` whose kind is in `mask`, at most `limit`, oldest first.
 fn read_events(
     conn: &Connection,
     after: u64,
+    upto: u64,
     mask: i64,
     limit: usize,
 ) -> Result<Vec<Event>, StoreError> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let upto = i64::try_from(upto).unwrap_or(i64::MAX);
     let mut stmt = conn
         .prepare_cached(
             "SELECT cursor, time, msg_id, kind, old_state, new_state, segment, mo_from, mo_to, mo_text,
                     mo_carrier, mo_received_at, concat_ref, concat_total, concat_seq
-             FROM events WHERE cursor > ?1 AND ((?2 >> kind) & 1) = 1 ORDER BY cursor",
+             FROM events WHERE cursor > ?1 AND cursor <= ?3 AND ((?2 >> kind) & 1) = 1 ORDER BY cursor",
         )
         .map_err(sql("reading events"))?;
     // No `LIMIT ?` (a bound LIMIT re-prepares the statement at every call): rows come lazily in cursor
     // order, and `take` stops reading.
     let rows = stmt
-        .query_map(params![after, mask], |r| {
+        .query_map(params![after, mask, upto], |r| {
             Ok((
                 (
                     r.get::<_, i64>(0)?,

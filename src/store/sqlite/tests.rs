@@ -1492,3 +1492,161 @@ async fn carrier_cancel_of_a_single_segment_and_of_a_requeued_one() {
     );
     store.close().await;
 }
+
+fn shared_for_test() -> Arc<Shared> {
+    let (cursor, _) = watch::channel(0);
+    Arc::new(Shared {
+        recent: RwLock::new(RecentEvents::default()),
+        stats: RwLock::new(HashMap::new()),
+        resends: AtomicU64::new(0),
+        unmatched: AtomicU64::new(0),
+        held: AtomicU64::new(0),
+        commits: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        pruned: AtomicU64::new(0),
+        syncs: AtomicU64::new(0),
+        cursor,
+    })
+}
+
+/// A committed group of one request whose answer goes to `answered`, with one event at `cursor`.
+fn committed(cursor: u64, answered: std::sync::mpsc::Sender<Option<String>>) -> Committed {
+    let done: Done = Box::new(move |e: Option<&StoreError>| {
+        let _ = answered.send(e.map(|e| e.to_string()));
+    });
+    Committed {
+        done: vec![done],
+        events: vec![Event {
+            cursor,
+            time: UnixMs::now(),
+            message_id: MessageId::from_u64(cursor).expect("a valid id"),
+            data: EventData::StateChange {
+                old: None,
+                new: MessageState::Accepted,
+                segment: None,
+            },
+        }],
+        forget_recent: false,
+        snapshot: Snapshot {
+            stats: HashMap::new(),
+            resends: 0,
+            unmatched: 0,
+            held: 0,
+            last_cursor: cursor,
+            requests: 1,
+        },
+    }
+}
+
+#[test]
+fn syncer_answers_and_publishes_only_after_the_sync() {
+    let shared = shared_for_test();
+    // The sync blocks until the test lets it go.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let syncer = spawn_syncer(
+        Box::new(move || {
+            gate.recv()
+                .map_err(|_| std::io::Error::other("gate closed"))?;
+            Ok(())
+        }),
+        shared.clone(),
+    )
+    .expect("syncer");
+    let (answered, answers) = std::sync::mpsc::channel();
+    syncer
+        .tx
+        .send(committed(1, answered.clone()))
+        .expect("send");
+    syncer.tx.send(committed(2, answered)).expect("send");
+    assert!(
+        answers.recv_timeout(Duration::from_millis(200)).is_err(),
+        "answered before the WAL sync"
+    );
+    assert_eq!(
+        *shared.cursor.borrow(),
+        0,
+        "cursor published before the sync"
+    );
+    assert_eq!(shared.commits.load(Ordering::Relaxed), 0);
+    // Two syncs at most for the two groups (one when the second joined the first).
+    release.send(()).expect("release");
+    let _ = release.send(());
+    for _ in 0..2 {
+        let a = answers
+            .recv_timeout(Duration::from_secs(5))
+            .expect("answered after the sync");
+        assert_eq!(a, None, "a synced group is answered without error");
+    }
+    assert_eq!(*shared.cursor.borrow(), 2);
+    assert_eq!(shared.commits.load(Ordering::Relaxed), 2);
+    assert_eq!(shared.requests.load(Ordering::Relaxed), 2);
+    let recent = shared
+        .recent
+        .read()
+        .expect("lock")
+        .after(0, i64::MAX, 10, 2);
+    let cursors: Vec<u64> = recent
+        .expect("in memory")
+        .iter()
+        .map(|e| e.cursor)
+        .collect();
+    assert_eq!(cursors, vec![1, 2]);
+    drop(syncer.tx);
+    syncer
+        .handle
+        .join()
+        .expect("syncer stops when the writer goes");
+}
+
+#[test]
+fn failed_wal_sync_answers_the_requests_with_the_error() {
+    let shared = shared_for_test();
+    let syncer = spawn_syncer(
+        Box::new(|| Err(std::io::Error::other("disk on fire"))),
+        shared.clone(),
+    )
+    .expect("syncer");
+    let (answered, answers) = std::sync::mpsc::channel();
+    syncer.tx.send(committed(1, answered)).expect("send");
+    let a = answers
+        .recv_timeout(Duration::from_secs(5))
+        .expect("answered");
+    let e = a.expect("an error, not a success");
+    assert!(e.contains("syncing the WAL"), "{e}");
+    assert!(e.contains("disk on fire"), "{e}");
+    drop(syncer.tx);
+    syncer.handle.join().expect("join");
+}
+
+#[tokio::test]
+async fn full_durability_syncs_the_wal_off_the_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let before = store.counters();
+    for i in 0..20 {
+        submit_one(
+            &store,
+            msg("c", Some(&format!("r{i}")), Priority::Normal, 1),
+        )
+        .await;
+    }
+    let after = store.counters();
+    let syncs = after.wal_syncs - before.wal_syncs;
+    let commits = after.commits - before.commits;
+    // One at a time: each submit waited for its own commit and sync.
+    assert_eq!(commits, 20);
+    assert!(
+        (1..=commits).contains(&syncs),
+        "{syncs} WAL syncs for {commits} commits"
+    );
+    store.close().await;
+
+    // With NORMAL nothing is synced at commit, and the syncer does not run.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = SqliteConfig::new(dir.path().join("store.db"));
+    config.synchronous = Synchronous::Normal;
+    let store = Store::open_sqlite_with(config).await.expect("open");
+    submit_one(&store, msg("c", None, Priority::Normal, 1)).await;
+    assert_eq!(store.counters().wal_syncs, 0);
+    store.close().await;
+}
