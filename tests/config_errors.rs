@@ -88,6 +88,27 @@ fn cancel_sm_is_on_by_default_for_smpp_carriers_only() {
 }
 
 #[test]
+fn send_validity_is_on_unless_turned_off() {
+    let base = Config::from_str(BASE, "base.toml").expect("base is valid");
+    assert!(base.carriers.iter().all(|c| c.send_validity));
+    let off =
+        Config::from_str(&with("#CARRIER_B", "send_validity = false"), "off.toml").expect("valid");
+    assert!(off.carriers[0].send_validity);
+    assert!(!off.carriers[1].send_validity);
+    // A modem-only carrier takes it too (TP-VP); the example's globex turns it off.
+    let modem = Config::load(repo_file("config/examples/modem.toml")).expect("example is valid");
+    assert!(modem.carriers.iter().all(|c| c.send_validity));
+    let failover =
+        Config::load(repo_file("config/examples/smpp-failover.toml")).expect("example is valid");
+    let globex = failover
+        .carriers
+        .iter()
+        .find(|c| c.id.as_str() == "globex")
+        .expect("globex");
+    assert!(!globex.send_validity);
+}
+
+#[test]
 fn example_secrets_are_reported_by_key() {
     let path = repo_file("config/examples/smpp-failover.toml");
     let config = Config::load(&path).expect("example is valid");
@@ -444,6 +465,12 @@ fn cases() -> Vec<Case> {
             with("#CARRIER_B", "supports_cancel = \"yes\""),
             "carriers[1].supports_cancel",
             "invalid type: string \"yes\", expected a boolean",
+        ),
+        case(
+            "send_validity not a boolean",
+            with("#CARRIER_A", "send_validity = \"no\""),
+            "carriers[0].send_validity",
+            "invalid type: string \"no\", expected a boolean",
         ),
         case(
             "supports_cancel without an SMPP link",

@@ -428,3 +428,64 @@ proptest! {
         }
     }
 }
+
+/// Time-field contents: valid absolute times, 15 digits and an indicator, or anything.
+fn time_octets() -> impl Strategy<Value = Vec<u8>> {
+    let absolute = (
+        (0..100u8, 1..=12u8, 1..=31u8, 0..24u8),
+        (0..60u8, 0..60u8, 0..10u8, 0..=48u8, any::<bool>()),
+    )
+        .prop_map(|((y, mo, d, h), (mi, s, t, nn, ahead))| {
+            let sign = if ahead { '+' } else { '-' };
+            format!("{y:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}{t}{nn:02}{sign}").into_bytes()
+        });
+    let indicator = proptest::sample::select(vec![b'R', b'+', b'-', b'Z']);
+    let digits = (vec(b'0'..=b'9', 15), indicator).prop_map(|(mut d, i)| {
+        d.push(i);
+        d
+    });
+    prop_oneof![absolute, digits, vec(any::<u8>(), 0..20)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// SMPP 3.4 §7.1.1 times: any octets parse or fail without a panic, and what parses writes back the
+    /// same (relative `t`/`nn` are ignored when read and written as zeros).
+    #[test]
+    fn smpp_times_never_panic_and_round_trip(octets in time_octets()) {
+        if let Ok(Some(t)) = SmppTime::parse(&octets) {
+            let written = t.to_bytes();
+            prop_assert_eq!(SmppTime::parse(&written), Ok(Some(t)));
+            match t {
+                SmppTime::Absolute(a) => {
+                    // Offset 00 is UTC either way, and written with '+'.
+                    let same = if a.utc_offset_quarters == 0 { 15 } else { 16 };
+                    prop_assert_eq!(&written[..same], &octets[..same]);
+                    prop_assert!(a.validate().is_ok());
+                    let utc = AbsoluteTime::from_unix_ms(a.unix_ms());
+                    // The same instant in UTC (None only when the offset moves it out of 2000-2099).
+                    if let Some(utc) = utc {
+                        prop_assert_eq!(utc.unix_ms(), a.unix_ms());
+                    }
+                }
+                SmppTime::Relative(_) => {
+                    prop_assert_eq!(&written[..12], &octets[..12]);
+                    prop_assert_eq!(&written[12..], b"000R");
+                }
+            }
+        }
+    }
+
+    /// A duration becomes a relative time of days and smaller units, never longer than the duration
+    /// (nor than 99 days 23:59:59), and less than a second shorter below that cap.
+    #[test]
+    fn relative_times_round_down(ms in any::<u64>()) {
+        let d = std::time::Duration::from_millis(ms);
+        let r = RelativeTime::from_duration(d);
+        let exact = r.exact().expect("no years or months");
+        prop_assert!(exact <= d.min(RelativeTime::MAX_EXACT));
+        prop_assert!(d.min(RelativeTime::MAX_EXACT) - exact < std::time::Duration::from_secs(1));
+        prop_assert_eq!(SmppTime::parse(&SmppTime::Relative(r).to_bytes()), Ok(Some(SmppTime::Relative(r))));
+    }
+}

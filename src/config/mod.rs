@@ -292,6 +292,11 @@ pub struct CarrierConfig {
     /// when the carrier has SMPP links (see [`CarrierConfig::cancel_sm`]). `true` needs an SMPP link.
     #[serde(default)]
     pub supports_cancel: Option<bool>,
+    /// Whether submits tell the carrier how long the message may still be delivered (the time left until its
+    /// valid_until): submit_sm's validity_period (SMPP 3.4 §5.2.16), a modem's TP-VP (TS 23.040 §9.2.3.12).
+    /// Off: none is sent and the carrier applies its own default validity.
+    #[serde(default = "defaults::yes")]
+    pub send_validity: bool,
     #[serde(default)]
     pub retry: RetryPolicy,
     #[serde(default)]
@@ -834,6 +839,7 @@ impl Config {
             message_id_format: MessageIdFormat::default(),
             segmentation: Segmentation::default(),
             supports_cancel: Some(true),
+            send_validity: defaults::yes(),
             retry: RetryPolicy::default(),
             smpp: vec![SmppLinkConfig {
                 host: sim.listen.ip().to_string(),

@@ -98,6 +98,8 @@ impl DispatchLink {
 pub struct Dispatcher {
     pub carrier: CarrierId,
     pub segmentation: Segmentation,
+    /// Tell the carrier the time left until each message's valid_until (the carrier's `send_validity`).
+    pub send_validity: bool,
     pub message_id_format: MessageIdFormat,
     pub retry: RetryPolicy,
     /// Shared so handing a segment to a link clones a pointer, not the link.
@@ -141,6 +143,7 @@ impl Dispatcher {
         Dispatcher {
             carrier: CarrierId::new(carrier.id.as_str()),
             segmentation: carrier.segmentation,
+            send_validity: carrier.send_validity,
             message_id_format: carrier.message_id_format,
             retry: carrier.retry.clone(),
             links: links.into_iter().map(Arc::new).collect(),
@@ -220,9 +223,15 @@ impl Dispatcher {
                     }
                     continue 'outer;
                 };
+                // The time left is taken now, as late as possible before the link writes the PDU.
+                let remaining = self
+                    .send_validity
+                    .then(|| pdu::remaining(&d, UnixMs::now()));
                 let built = match &link.kind {
-                    LinkKind::Smpp(_) => pdu::submit_sm(&d, self.segmentation).map(Built::Smpp),
-                    LinkKind::Modem { .. } => pdu::submit_tpdu(&d).map(Built::Modem),
+                    LinkKind::Smpp(_) => {
+                        pdu::submit_sm(&d, self.segmentation, remaining).map(Built::Smpp)
+                    }
+                    LinkKind::Modem { .. } => pdu::submit_tpdu(&d, remaining).map(Built::Modem),
                 };
                 let built = match built {
                     Ok(b) => b,

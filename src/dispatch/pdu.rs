@@ -7,16 +7,32 @@
 //! decides how the concatenation travels: in the UDH as stored, as sar_* TLVs (§5.3.2.22-24) with the UDH
 //! taken off, or with the user data in message_payload (§5.3.2.32) and sar_* TLVs. A modem always carries
 //! the concatenation in the UDH (TS 23.040 §9.2.3.24.1): the carrier's `segmentation` does not apply.
+//!
+//! Validity: unless the carrier's `send_validity` is off, the carrier is told how long the message may
+//! still be delivered, the time left until its `valid_until` when the PDU is built, rounded down, so it
+//! stops trying when the client's deadline passes instead of after its own default validity. Both formats
+//! are relative (no clock agreement with the carrier is needed), and the carrier counts from when it reads
+//! the PDU, a little after it was built: the link's window slot is taken before building, so that is the
+//! time to write it and cross the network (or for a modem, `AT+CMGS` and the radio): milliseconds to
+//! seconds, which the carrier's deadline may pass `valid_until` by where the rounding down (to the second
+//! for SMPP, to the table's step for TP-VP) happened to take off less. The formats' floors are the other
+//! way the carrier can end up later than the deadline (see [`smpp_validity`] and [`tp_vp`]).
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use smsbridge_protocol::smpp::{
-    CancelSm, DataCoding, EsmClass, Npi, SubmitSm, TlvValue, Tlvs, Ton, tag,
+    CancelSm, DataCoding, EsmClass, Npi, RelativeTime, SmppTime, SubmitSm, TlvValue, Tlvs, Ton, tag,
 };
-use smsbridge_protocol::sms::{self, Dcs, Submit, Tpdu, Udh, UserData};
+use smsbridge_protocol::sms::{self, Dcs, Submit, Tpdu, Udh, UserData, ValidityPeriod};
 
 use crate::config::Segmentation;
+use crate::model::UnixMs;
 use crate::store::Dispatch;
+
+/// The shortest validity_period a submit_sm carries: a relative time of zero would ask the SMSC to give up
+/// before trying, or be refused (ESME_RINVEXPIRY).
+pub const MIN_SMPP_VALIDITY: Duration = Duration::from_secs(1);
 
 /// Why a stored segment cannot be sent as it is (a permanent failure of that segment).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,8 +80,39 @@ fn address(addr: &str) -> (Ton, Npi, &str) {
     (Ton::ALPHANUMERIC, Npi::UNKNOWN, addr)
 }
 
-/// The submit_sm for one leased segment.
-pub fn submit_sm(d: &Dispatch, mode: Segmentation) -> Result<SubmitSm<'static>, BuildError> {
+/// How long the segment may still be delivered at `now`: until its valid_until, zero once that has passed.
+pub fn remaining(d: &Dispatch, now: UnixMs) -> Duration {
+    let ms = d.valid_until.0.saturating_sub(now.0);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// The validity_period (SMPP 3.4 §5.2.16, relative time format §7.1.1.2) for `remaining`: whole seconds
+/// rounded down, so the SMSC never holds the message past the deadline, and at least
+/// [`MIN_SMPP_VALIDITY`]. Written in days, hours, minutes and seconds only (years and months are calendar
+/// units each SMSC measures its own way), which caps it at 99 days 23:59:59; messages live 30 days at most.
+pub fn smpp_validity(remaining: Duration) -> SmppTime {
+    SmppTime::Relative(RelativeTime::from_duration(
+        remaining.max(MIN_SMPP_VALIDITY),
+    ))
+}
+
+/// The TP-VP (TS 23.040 §9.2.3.12.1, relative format, TP-VPF 10) for `remaining`: the longest period of
+/// the table that does not exceed it, so the SMSC never holds the message past the deadline. The table
+/// starts at 5 minutes: with less than 5 minutes left the SMSC gets 5 minutes and may deliver up to that
+/// much after the deadline (the gateway itself does not send after it). Leaving TP-VP out instead would
+/// give the SMSC's default, usually days.
+pub fn tp_vp(remaining: Duration) -> ValidityPeriod {
+    let minutes = u32::try_from(remaining.as_secs() / 60).unwrap_or(u32::MAX);
+    ValidityPeriod::Relative(ValidityPeriod::relative_at_most_minutes(minutes))
+}
+
+/// The submit_sm for one leased segment; its validity_period from `remaining` ([`smpp_validity`]) when
+/// given, empty (the SMSC's default) when not.
+pub fn submit_sm(
+    d: &Dispatch,
+    mode: Segmentation,
+    remaining: Option<Duration>,
+) -> Result<SubmitSm<'static>, BuildError> {
     let (dest_ton, dest_npi, dest) = address(&d.to);
     if dest_ton != Ton::INTERNATIONAL || dest.len() > 20 {
         return Err(BuildError::Destination(d.to.clone()));
@@ -122,6 +169,10 @@ pub fn submit_sm(d: &Dispatch, mode: Segmentation) -> Result<SubmitSm<'static>, 
         registered_delivery: u8::from(d.want_receipt),
         data_coding: data_coding(d),
         short_message: Cow::Owned(short_message),
+        validity_period: match remaining {
+            Some(r) => Cow::Owned(smpp_validity(r).to_bytes().to_vec()),
+            None => Cow::Borrowed(&[]),
+        },
         tlvs: tlvs.into_owned(),
         ..SubmitSm::default()
     })
@@ -171,9 +222,10 @@ fn tp_dcs(dc: DataCoding) -> Result<Dcs, BuildError> {
 
 /// The SMS-SUBMIT TPDU (without service-centre address) that sends one leased segment through a GSM modem:
 /// the stored UDH (concatenated segments only) and user data, the TP-DCS of its data coding, TP-SRR when a
-/// receipt is wanted. TP-MR is 0: the modem assigns its own and answers it in `+CMGS: <mr>`. There is no
-/// sender field: the network sends it from the SIM's number, whatever the message's `from`.
-pub fn submit_tpdu(d: &Dispatch) -> Result<Vec<u8>, BuildError> {
+/// receipt is wanted, a relative TP-VP from `remaining` ([`tp_vp`]) when given (none, TP-VPF 00, when not).
+/// TP-MR is 0: the modem assigns its own and answers it in `+CMGS: <mr>`. There is no sender field: the
+/// network sends it from the SIM's number, whatever the message's `from`.
+pub fn submit_tpdu(d: &Dispatch, remaining: Option<Duration>) -> Result<Vec<u8>, BuildError> {
     let dest = sms::Address::parse(&d.to);
     if dest.ton != sms::Ton::International {
         return Err(BuildError::Destination(d.to.clone()));
@@ -204,6 +256,7 @@ pub fn submit_tpdu(d: &Dispatch) -> Result<Vec<u8>, BuildError> {
         },
     );
     submit.tp_srr = d.want_receipt;
+    submit.tp_vp = remaining.map(tp_vp);
     Tpdu::Submit(submit)
         .encode()
         .map_err(|e| BuildError::Tpdu(e.to_string()))
@@ -237,8 +290,12 @@ mod tests {
 
     #[test]
     fn single_gsm7_has_no_udhi_and_asks_a_receipt() {
-        let sm = submit_sm(&dispatch(b"hello".to_vec(), 1, "gsm7"), Segmentation::Udh)
-            .expect("buildable");
+        let sm = submit_sm(
+            &dispatch(b"hello".to_vec(), 1, "gsm7"),
+            Segmentation::Udh,
+            None,
+        )
+        .expect("buildable");
         assert_eq!(sm.esm_class, EsmClass::DEFAULT);
         assert_eq!(sm.data_coding, DataCoding::DEFAULT);
         assert_eq!(sm.registered_delivery, 1);
@@ -252,6 +309,99 @@ mod tests {
             (Ton::ALPHANUMERIC, Npi::UNKNOWN, &b"ACME"[..])
         );
         assert_eq!(sm.priority_flag, 2);
+        assert!(sm.validity_period.is_empty(), "send_validity off");
+    }
+
+    #[test]
+    fn remaining_is_the_time_to_valid_until_and_never_negative() {
+        let mut d = dispatch(b"x".to_vec(), 1, "gsm7");
+        d.valid_until = UnixMs(1_000_000);
+        assert_eq!(
+            remaining(&d, UnixMs(400_250)),
+            Duration::from_millis(599_750)
+        );
+        assert_eq!(remaining(&d, UnixMs(1_000_000)), Duration::ZERO);
+        assert_eq!(remaining(&d, UnixMs(2_000_000)), Duration::ZERO);
+        d.valid_until = UnixMs(i64::MAX);
+        assert_eq!(
+            remaining(&d, UnixMs(i64::MIN)),
+            Duration::from_millis(i64::MAX as u64)
+        );
+    }
+
+    #[test]
+    fn submit_sm_validity_is_the_time_left_rounded_down_in_relative_format() {
+        let d = dispatch(b"hello".to_vec(), 1, "gsm7");
+        let secs = Duration::from_secs;
+        // (time left, validity_period): whole seconds rounded down, at least 1s, days at most 99.
+        let cases: [(Duration, &[u8; 16]); 8] = [
+            (Duration::ZERO, b"000000000001000R"),
+            (Duration::from_millis(999), b"000000000001000R"),
+            (Duration::from_millis(1_999), b"000000000001000R"),
+            (Duration::from_millis(599_750), b"000000000959000R"),
+            (secs(600), b"000000001000000R"),
+            (
+                secs(2 * 86_400 + 3 * 3_600 + 4 * 60 + 5),
+                b"000002030405000R",
+            ),
+            (secs(30 * 86_400), b"000030000000000R"),
+            (secs(400 * 86_400), b"000099235959000R"),
+        ];
+        for (left, want) in cases {
+            let sm = submit_sm(&d, Segmentation::Udh, Some(left)).expect("buildable");
+            assert_eq!(&*sm.validity_period, want, "{left:?}");
+            // What the SMSC reads back: a relative time no longer than what is left (but the 1s floor).
+            let Ok(Some(SmppTime::Relative(r))) = SmppTime::parse(&sm.validity_period) else {
+                panic!("not a relative time: {:?}", sm.validity_period);
+            };
+            let exact = r.exact().expect("days and smaller units only");
+            assert!(exact <= left.max(MIN_SMPP_VALIDITY), "{left:?}: {exact:?}");
+        }
+        // Every segmentation mode carries it.
+        let mut payload = vec![0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
+        payload.extend_from_slice(&[0x04, 0x36]);
+        let multi = dispatch(payload, 2, "ucs2");
+        for mode in [Segmentation::Udh, Segmentation::Sar, Segmentation::Payload] {
+            let sm = submit_sm(&multi, mode, Some(secs(60))).expect("buildable");
+            assert_eq!(&*sm.validity_period, b"000000000100000R", "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn tpdu_validity_is_a_relative_tp_vp_rounded_down_to_the_table() {
+        let d = dispatch(b"hello".to_vec(), 1, "gsm7");
+        let mins = |m: u64| Duration::from_secs(m * 60);
+        // (time left, TP-VP octet, its minutes): the longest step of TS 23.040 §9.2.3.12.1 not past the
+        // deadline; less than 5 minutes left still gets 5 minutes, the shortest step.
+        let cases = [
+            (Duration::ZERO, 0, 5),
+            (Duration::from_secs(299), 0, 5),
+            (mins(5), 0, 5),
+            (Duration::from_secs(599), 0, 5),
+            (mins(10), 1, 10),
+            (mins(120) - Duration::from_millis(1), 22, 115),
+            (mins(120), 23, 120),
+            (mins(13 * 60 + 29), 145, 13 * 60),
+            (mins(48 * 60) - Duration::from_secs(1), 167, 24 * 60),
+            (mins(48 * 60), 168, 48 * 60),
+            (mins(30 * 24 * 60), 196, 30 * 24 * 60),
+        ];
+        for (left, octet, minutes) in cases {
+            assert_eq!(tp_vp(left), ValidityPeriod::Relative(octet), "{left:?}");
+            assert_eq!(ValidityPeriod::relative_minutes(octet), minutes);
+            let tpdu = submit_tpdu(&d, Some(left)).expect("buildable");
+            // First octet: SMS-SUBMIT, TP-VPF 10 (relative), TP-SRR; TP-VP is the octet after TP-DCS.
+            assert_eq!(tpdu[0], 0x31, "{left:?}");
+            assert_eq!(tpdu[..4], [0x31, 0x00, 0x0D, 0x91]);
+            assert_eq!(tpdu[4 + 7 + 2], octet, "{left:?}");
+            let s = decoded(&tpdu);
+            assert_eq!(s.tp_vp, Some(ValidityPeriod::Relative(octet)));
+            assert_eq!(s.tp_ud.text(s.tp_dcs).as_deref(), Some("hello"));
+        }
+        assert_eq!(
+            decoded(&submit_tpdu(&d, None).expect("buildable")).tp_vp,
+            None
+        );
     }
 
     #[test]
@@ -259,17 +409,17 @@ mod tests {
         let mut payload = vec![0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
         payload.extend_from_slice(&[0x04, 0x36]);
         let d = dispatch(payload.clone(), 2, "ucs2");
-        let udh = submit_sm(&d, Segmentation::Udh).expect("buildable");
+        let udh = submit_sm(&d, Segmentation::Udh, None).expect("buildable");
         assert_eq!(udh.esm_class, EsmClass::UDHI);
         assert_eq!(udh.data_coding, DataCoding::UCS2);
         assert_eq!(&*udh.short_message, &payload[..]);
-        let sar = submit_sm(&d, Segmentation::Sar).expect("buildable");
+        let sar = submit_sm(&d, Segmentation::Sar, None).expect("buildable");
         assert_eq!(sar.esm_class, EsmClass::DEFAULT);
         assert_eq!(&*sar.short_message, &[0x04, 0x36]);
         assert_eq!(sar.tlvs.sar_msg_ref_num(), Some(0x2A));
         assert_eq!(sar.tlvs.sar_total_segments(), Some(2));
         assert_eq!(sar.tlvs.sar_segment_seqnum(), Some(1));
-        let pl = submit_sm(&d, Segmentation::Payload).expect("buildable");
+        let pl = submit_sm(&d, Segmentation::Payload, None).expect("buildable");
         assert!(pl.short_message.is_empty());
         assert_eq!(pl.tlvs.message_payload(), Some(&[0x04, 0x36][..]));
     }
@@ -277,7 +427,7 @@ mod tests {
     #[test]
     fn cancel_sm_quotes_the_source_address_as_the_submit_did() {
         let d = dispatch(b"x".to_vec(), 1, "gsm7");
-        let sm = submit_sm(&d, Segmentation::Udh).expect("buildable");
+        let sm = submit_sm(&d, Segmentation::Udh, None).expect("buildable");
         let c = cancel_sm("1a2b", &d.from, &d.to).expect("buildable");
         assert_eq!(&*c.message_id, b"1a2b");
         assert_eq!(
@@ -302,7 +452,7 @@ mod tests {
         let mut d = dispatch(b"x".to_vec(), 1, "gsm7");
         d.to = "12345".into();
         assert!(matches!(
-            submit_sm(&d, Segmentation::Udh),
+            submit_sm(&d, Segmentation::Udh, None),
             Err(BuildError::Destination(_))
         ));
     }
@@ -318,7 +468,7 @@ mod tests {
     fn single_gsm7_tpdu_asks_a_report_and_has_no_udh() {
         // "hello" as septets, one per octet, as the planner stores it.
         let d = dispatch(b"hello".to_vec(), 1, "gsm7");
-        let tpdu = submit_tpdu(&d).expect("buildable");
+        let tpdu = submit_tpdu(&d, None).expect("buildable");
         // First octet: SMS-SUBMIT, TP-SRR, no TP-UDHI, no TP-VP; TP-MR 0; TP-DA 13 digits international.
         assert_eq!(tpdu[..4], [0x21, 0x00, 0x0D, 0x91]);
         let s = decoded(&tpdu);
@@ -335,7 +485,7 @@ mod tests {
         payload.extend_from_slice(&[0x04, 0x36, 0x00, 0x41]);
         let mut d = dispatch(payload, 2, "ucs2");
         d.want_receipt = false;
-        let s = decoded(&submit_tpdu(&d).expect("buildable"));
+        let s = decoded(&submit_tpdu(&d, None).expect("buildable"));
         assert!(!s.tp_srr);
         assert_eq!(s.tp_dcs, Dcs(0x08));
         let concat = s
@@ -355,7 +505,7 @@ mod tests {
     fn concatenated_gsm7_tpdu_packs_after_the_udh() {
         let mut payload = vec![0x05, 0x00, 0x03, 0x07, 0x03, 0x03];
         payload.extend_from_slice(b"tail");
-        let s = decoded(&submit_tpdu(&dispatch(payload, 3, "gsm7")).expect("buildable"));
+        let s = decoded(&submit_tpdu(&dispatch(payload, 3, "gsm7"), None).expect("buildable"));
         let concat = s
             .tp_ud
             .header
@@ -370,16 +520,22 @@ mod tests {
     fn tpdu_refuses_what_a_modem_cannot_send() {
         let mut d = dispatch(b"x".to_vec(), 1, "gsm7");
         d.to = "ACME".into();
-        assert!(matches!(submit_tpdu(&d), Err(BuildError::Destination(_))));
+        assert!(matches!(
+            submit_tpdu(&d, None),
+            Err(BuildError::Destination(_))
+        ));
         let mut d = dispatch(b"x".to_vec(), 1, "binary");
         d.data_coding = Some(0x03); // SMPP Latin-1: no TP-DCS
-        assert_eq!(submit_tpdu(&d), Err(BuildError::DataCoding(0x03)));
+        assert_eq!(submit_tpdu(&d, None), Err(BuildError::DataCoding(0x03)));
         let mut d = dispatch(vec![0xAB; 10], 1, "binary");
         d.data_coding = Some(0x04);
-        assert_eq!(decoded(&submit_tpdu(&d).expect("8-bit")).tp_dcs, Dcs(0x04));
+        assert_eq!(
+            decoded(&submit_tpdu(&d, None).expect("8-bit")).tp_dcs,
+            Dcs(0x04)
+        );
         let d = dispatch(vec![0x80], 1, "gsm7");
-        assert!(matches!(submit_tpdu(&d), Err(BuildError::Tpdu(_))));
+        assert!(matches!(submit_tpdu(&d, None), Err(BuildError::Tpdu(_))));
         let d = dispatch(vec![b'a'; 161], 1, "gsm7");
-        assert!(matches!(submit_tpdu(&d), Err(BuildError::Tpdu(_))));
+        assert!(matches!(submit_tpdu(&d, None), Err(BuildError::Tpdu(_))));
     }
 }

@@ -254,6 +254,9 @@ pub struct RecordedSubmit {
     pub esm_class: EsmClass,
     pub data_coding: DataCoding,
     pub registered_delivery: u8,
+    /// validity_period as received (SMPP 3.4 §7.1.1 time format; empty: the SMSC's default). The simulator
+    /// only records it: receipts come after the configured delay whatever it says.
+    pub validity_period: Vec<u8>,
     pub short_message: Vec<u8>,
     /// sar_msg_ref_num, sar_total_segments, sar_segment_seqnum, when all three came.
     pub sar: Option<(u16, u8, u8)>,
@@ -1359,6 +1362,7 @@ impl Conn {
             esm_class: sm.esm_class,
             data_coding: sm.data_coding,
             registered_delivery: sm.registered_delivery,
+            validity_period: sm.validity_period.to_vec(),
             short_message: sm.short_message.to_vec(),
             sar,
             message_payload: sm.tlvs.message_payload().map(<[u8]>::to_vec),

@@ -1,4 +1,5 @@
-//! SMPP 3.4 codec: PDUs, optional parameters (TLVs), command_status, and framing over a byte stream.
+//! SMPP 3.4 codec: PDUs, optional parameters (TLVs), command_status, the time format of
+//! schedule_delivery_time and validity_period, and framing over a byte stream.
 //!
 //! Sans-IO: [`decode_frame`] looks at the front of a read buffer and returns a borrowed [`Pdu`] and how many
 //! octets it used, or how many more it needs; [`Pdu::encode`] appends a PDU to a `BytesMut`. A link engine:
@@ -33,6 +34,7 @@ mod error;
 mod list;
 mod pdu;
 mod status;
+mod time;
 mod tlv;
 mod types;
 
@@ -44,6 +46,7 @@ pub use pdu::{
     SubmitMultiResp, SubmitSm, UnsuccessSme,
 };
 pub use status::{CommandStatus, StatusClass};
+pub use time::{AbsoluteTime, RelativeTime, SmppTime, TIME_LEN, TimeError};
 pub use tlv::{
     KNOWN_TAGS, Shape, Tlv, TlvIter, TlvStreamError, TlvTooLong, TlvValue, Tlvs, is_vendor_tag,
     tag, tag_by_name, tag_name, tag_shape,

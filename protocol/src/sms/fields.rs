@@ -530,6 +530,15 @@ impl ValidityPeriod {
             .unwrap_or(255)
     }
 
+    /// The largest relative TP-VP octet whose duration is at most `minutes`, so an SMSC told it gives up no
+    /// later than `minutes` from now. Below 5 minutes, the shortest the format can say, it is 0 (5 minutes).
+    pub fn relative_at_most_minutes(minutes: u32) -> u8 {
+        (0..=255u8)
+            .rev()
+            .find(|&v| Self::relative_minutes(v) <= minutes)
+            .unwrap_or(0)
+    }
+
     /// Single shot (bit 6 of the functionality indicator) of an enhanced period.
     pub fn enhanced_single_shot(&self) -> Option<bool> {
         match self {
@@ -575,6 +584,53 @@ mod tests {
                 ValidityPeriod::relative_from_minutes(ValidityPeriod::relative_minutes(v)),
                 v
             );
+        }
+    }
+
+    #[test]
+    fn relative_validity_rounds_down_with_a_five_minute_floor() {
+        // (minutes, octet): the table's steps (§9.2.3.12.1) and the values just below and above them.
+        let cases = [
+            (0, 0),
+            (4, 0),
+            (5, 0),
+            (9, 0),
+            (10, 1),
+            (119, 22),
+            (120, 23),
+            (720, 143),
+            (749, 143),
+            (750, 144),
+            (1_439, 166),
+            (1_440, 167),
+            (2_879, 167),
+            (2_880, 168),
+            (30 * 1_440, 196),
+            (35 * 1_440 - 1, 196),
+            (35 * 1_440, 197),
+            (63 * 7 * 1_440, 255),
+            (u32::MAX, 255),
+        ];
+        for (minutes, octet) in cases {
+            assert_eq!(
+                ValidityPeriod::relative_at_most_minutes(minutes),
+                octet,
+                "{minutes} minutes"
+            );
+        }
+        // Never longer than asked (but 5 minutes at least), and the next octet would be.
+        for minutes in (0..=63 * 7 * 1_440 + 10).step_by(7) {
+            let v = ValidityPeriod::relative_at_most_minutes(minutes);
+            assert!(
+                ValidityPeriod::relative_minutes(v) <= minutes.max(5),
+                "{minutes}"
+            );
+            if v < 255 {
+                assert!(
+                    ValidityPeriod::relative_minutes(v + 1) > minutes,
+                    "{minutes}"
+                );
+            }
         }
     }
 
