@@ -378,8 +378,20 @@ impl Gateway {
             listener,
             links,
         } = self;
+        let receipt_timeouts = components
+            .config
+            .carriers
+            .iter()
+            .map(|c| {
+                (
+                    crate::model::CarrierId::new(c.id.as_str()),
+                    c.receipt_timeout,
+                )
+            })
+            .collect();
         let expiry = tokio::spawn(expire_loop(
             components.store.clone(),
+            receipt_timeouts,
             components.shutdown.clone(),
         ));
         let retention = &components.config.store.retention;
@@ -410,18 +422,38 @@ impl Gateway {
     }
 }
 
-/// Expires queued segments whose validity ran out, every [`EXPIRE_EVERY`], until shutdown.
-async fn expire_loop(store: Store, shutdown: CancellationToken) {
+/// Every [`EXPIRE_EVERY`] until shutdown: expires queued segments whose validity ran out, and ends UNKNOWN the
+/// segments of each carrier still waiting for a receipt its `receipt_timeout` after their validity ran out.
+async fn expire_loop(
+    store: Store,
+    receipt_timeouts: Vec<(crate::model::CarrierId, Duration)>,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(EXPIRE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {
-                if let Err(err) = store.expire(UnixMs::now()).await {
+                let now = UnixMs::now();
+                if let Err(err) = store.expire(now).await {
                     tracing::warn!(error = %err, "expiring messages failed");
                     if matches!(err, StoreError::Closed) {
                         return;
+                    }
+                }
+                for (carrier, timeout) in &receipt_timeouts {
+                    let before = now.plus_ms(-i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
+                    match store.give_up_receipts(carrier, before).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::warn!(
+                            carrier = %carrier,
+                            segments = n,
+                            receipt_timeout = ?timeout,
+                            "no receipt came within the receipt timeout after the validity ran out: UNKNOWN"
+                        ),
+                        Err(StoreError::Closed) => return,
+                        Err(err) => tracing::warn!(error = %err, "ending unanswered receipts failed"),
                     }
                 }
             }

@@ -225,11 +225,14 @@ pub enum MessageState {
     Failed,
     /// Final: cancelled by the client before it was sent.
     Cancelled,
+    /// Final: the carrier accepted it but its fate is not known: the receipt said UNKNOWN, or no receipt came
+    /// by the carrier's `receipt_timeout` after the message's validity ran out.
+    Unknown,
 }
 
 impl MessageState {
     /// Every state, in life-cycle order.
-    pub const ALL: [MessageState; 9] = [
+    pub const ALL: [MessageState; 10] = [
         MessageState::Accepted,
         MessageState::Queued,
         MessageState::Submitted,
@@ -239,6 +242,7 @@ impl MessageState {
         MessageState::Rejected,
         MessageState::Failed,
         MessageState::Cancelled,
+        MessageState::Unknown,
     ];
 
     /// True for the states a message never leaves.
@@ -261,6 +265,7 @@ impl MessageState {
             MessageState::Rejected => "REJECTED",
             MessageState::Failed => "FAILED",
             MessageState::Cancelled => "CANCELLED",
+            MessageState::Unknown => "UNKNOWN",
         }
     }
 
@@ -276,6 +281,7 @@ impl MessageState {
             MessageState::Rejected => 6,
             MessageState::Failed => 7,
             MessageState::Cancelled => 8,
+            MessageState::Unknown => 9,
         }
     }
 
@@ -289,9 +295,10 @@ impl MessageState {
     /// For final states other than `Delivered`: how bad, higher wins when segments disagree.
     fn failure_rank(self) -> u8 {
         match self {
-            MessageState::Rejected => 5,
-            MessageState::Failed => 4,
-            MessageState::Undeliverable => 3,
+            MessageState::Rejected => 6,
+            MessageState::Failed => 5,
+            MessageState::Undeliverable => 4,
+            MessageState::Unknown => 3,
             MessageState::Expired => 2,
             MessageState::Cancelled => 1,
             _ => 0,
@@ -322,7 +329,7 @@ impl FromStr for MessageState {
 ///    (`Accepted` < `Queued` < `Submitted`): a message is `Submitted` only when every segment still under way
 ///    is, so a client never sees `Submitted` while a part still waits in our queue.
 /// 2. When every segment is final: `Delivered` if all are delivered; otherwise the worst failure among them, in
-///    the order `Rejected` > `Failed` > `Undeliverable` > `Expired` > `Cancelled` (one part that did not
+///    the order `Rejected` > `Failed` > `Undeliverable` > `Unknown` > `Expired` > `Cancelled` (one part that did not
 ///    arrive means the message did not arrive, and the most telling reason is the one reported).
 ///
 /// An empty list (never stored) gives `Accepted`.

@@ -109,6 +109,20 @@ fn send_validity_is_on_unless_turned_off() {
 }
 
 #[test]
+fn receipt_timeout_defaults_to_an_hour_and_is_per_carrier() {
+    let base = Config::from_str(BASE, "base.toml").expect("base is valid");
+    assert!(
+        base.carriers
+            .iter()
+            .all(|c| c.receipt_timeout == std::time::Duration::from_secs(3600))
+    );
+    let set = Config::from_str(&with("#CARRIER_B", "receipt_timeout = \"2d\""), "set.toml")
+        .expect("valid");
+    assert_eq!(set.carriers[0].receipt_timeout.as_secs(), 3600);
+    assert_eq!(set.carriers[1].receipt_timeout.as_secs(), 2 * 86_400);
+}
+
+#[test]
 fn example_secrets_are_reported_by_key() {
     let path = repo_file("config/examples/smpp-failover.toml");
     let config = Config::load(&path).expect("example is valid");
@@ -471,6 +485,18 @@ fn cases() -> Vec<Case> {
             with("#CARRIER_A", "send_validity = \"no\""),
             "carriers[0].send_validity",
             "invalid type: string \"no\", expected a boolean",
+        ),
+        case(
+            "receipt_timeout below a minute",
+            with("#CARRIER_A", "receipt_timeout = \"30s\""),
+            "carriers[0].receipt_timeout",
+            "expected",
+        ),
+        case(
+            "receipt_timeout not a duration",
+            with("#CARRIER_B", "receipt_timeout = \"soon\""),
+            "carriers[1].receipt_timeout",
+            "soon",
         ),
         case(
             "supports_cancel without an SMPP link",

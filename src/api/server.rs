@@ -752,6 +752,7 @@ fn event_kind_of(state: MessageState) -> pb::EventKind {
         MessageState::Rejected => pb::EventKind::Rejected,
         MessageState::Failed => pb::EventKind::Failed,
         MessageState::Cancelled => pb::EventKind::Cancelled,
+        MessageState::Unknown => pb::EventKind::Unknown,
     }
 }
 
@@ -767,6 +768,7 @@ pub fn pb_state(state: MessageState) -> pb::MessageState {
         MessageState::Rejected => pb::MessageState::Rejected,
         MessageState::Failed => pb::MessageState::Failed,
         MessageState::Cancelled => pb::MessageState::Cancelled,
+        MessageState::Unknown => pb::MessageState::Unknown,
     }
 }
 

@@ -80,6 +80,9 @@ pub(super) fn metrics_listen() -> SocketAddr {
 pub(super) fn log_level() -> String {
     "info".to_owned()
 }
+pub(super) fn receipt_timeout() -> Duration {
+    Duration::from_secs(3600)
+}
 pub(super) fn retry_initial_backoff() -> Duration {
     Duration::from_secs(1)
 }

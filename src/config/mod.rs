@@ -297,6 +297,11 @@ pub struct CarrierConfig {
     /// Off: none is sent and the carrier applies its own default validity.
     #[serde(default = "defaults::yes")]
     pub send_validity: bool,
+    /// How long after a message's validity runs out a receipt may still come for it. A segment still waiting
+    /// for its receipt then ends UNKNOWN (a message that asked for no receipt is not waiting). 1 minute to 30
+    /// days; default 1 hour.
+    #[serde(default = "defaults::receipt_timeout", with = "duration")]
+    pub receipt_timeout: Duration,
     #[serde(default)]
     pub retry: RetryPolicy,
     #[serde(default)]
@@ -840,6 +845,7 @@ impl Config {
             segmentation: Segmentation::default(),
             supports_cancel: Some(true),
             send_validity: defaults::yes(),
+            receipt_timeout: defaults::receipt_timeout(),
             retry: RetryPolicy::default(),
             smpp: vec![SmppLinkConfig {
                 host: sim.listen.ip().to_string(),

@@ -359,6 +359,12 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
         }
         check_rate(&mut v, &format!("{base}.rate_limit"), &carrier.rate_limit);
         check_retry(&mut v, &format!("{base}.retry"), &carrier.retry);
+        v.duration(
+            format!("{base}.receipt_timeout"),
+            carrier.receipt_timeout,
+            Duration::from_secs(60),
+            Duration::from_secs(30 * 86_400),
+        );
         if carrier.smpp.is_empty() && carrier.modem.is_empty() {
             v.push(
                 base.clone(),

@@ -144,7 +144,7 @@ fn receipt_state(name: Option<&str>, is_final: bool) -> MessageState {
         Some("undeliverable") | Some("deleted") => MessageState::Undeliverable,
         Some("expired") => MessageState::Expired,
         Some("rejected") => MessageState::Rejected,
-        Some("unknown") if is_final => MessageState::Failed,
+        Some("unknown") if is_final => MessageState::Unknown,
         // ENROUTE and states we cannot name: keep the status, change nothing.
         _ => MessageState::Submitted,
     }
@@ -574,7 +574,7 @@ mod tests {
             (Some("deleted"), true, MessageState::Undeliverable),
             (Some("expired"), true, MessageState::Expired),
             (Some("rejected"), true, MessageState::Rejected),
-            (Some("unknown"), true, MessageState::Failed),
+            (Some("unknown"), true, MessageState::Unknown),
             (Some("enroute"), false, MessageState::Submitted),
             (Some("other"), false, MessageState::Submitted),
             (None, false, MessageState::Submitted),

@@ -175,6 +175,7 @@ enum Op {
     CarrierCancel(MessageId, Vec<u16>, Reply<CarrierCancelApplied>),
     Expire(UnixMs, Reply<ExpireReport>),
     RequeueStale(UnixMs, Reply<u64>),
+    GiveUpReceipts(CarrierId, UnixMs, Reply<u64>),
     Prune(retention::PruneChunk, Reply<PruneReport>),
     Shutdown,
 }
@@ -776,6 +777,16 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::RequeueStale(leased_before, r)).await
     }
 
+    async fn give_up_receipts(
+        &self,
+        carrier: &CarrierId,
+        valid_before: UnixMs,
+    ) -> Result<u64, StoreError> {
+        let carrier = carrier.clone();
+        self.call(|r| Op::GiveUpReceipts(carrier, valid_before, r))
+            .await
+    }
+
     async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         self.read(move |c| read_message(c, MessageLookup::Id(id)))
             .await
@@ -1134,6 +1145,7 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::CarrierCancel(_, _, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
         Op::RequeueStale(_, r) => drop(r.send(Err(e))),
+        Op::GiveUpReceipts(_, _, r) => drop(r.send(Err(e))),
         Op::Prune(_, r) => drop(r.send(Err(e))),
         Op::Shutdown => return false,
     }
@@ -1281,6 +1293,9 @@ impl Cx<'_, '_> {
             }
             Op::Expire(at, r) => settle(r, self.expire(at)),
             Op::RequeueStale(before, r) => settle(r, self.requeue_stale(before)),
+            Op::GiveUpReceipts(carrier, before, r) => {
+                settle(r, self.give_up_receipts(&carrier, before))
+            }
             Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
         }
     }
@@ -1647,14 +1662,24 @@ impl Cx<'_, '_> {
         if derived != head.state {
             let m_submitted = (derived == MessageState::Submitted).then_some(now);
             let m_final = derived.is_final().then_some(now);
+            // A message that asked for no receipt is finished once SUBMITTED (its last state unless the
+            // carrier sends a receipt anyway): `final_at` then, so that retention prunes it in time.
             self.stmts
                 .get(
                     Hot::UpdateMessageState,
                     "UPDATE messages SET state = ?2, submitted_at = COALESCE(submitted_at, ?3),
-                       final_at = COALESCE(?4, final_at)
+                       final_at = COALESCE(?4, final_at, CASE WHEN ?2 = ?5 AND want_receipt = 0 THEN ?3 END)
                      WHERE id = ?1",
                 )
-                .and_then(|s| s.execute(params![head.id, derived.code(), m_submitted, m_final]))
+                .and_then(|s| {
+                    s.execute(params![
+                        head.id,
+                        derived.code(),
+                        m_submitted,
+                        m_final,
+                        MessageState::Submitted.code()
+                    ])
+                })
                 .map_err(sql("updating a message's state"))?;
             self.event(head.id, Some(head.state), derived, None)?;
             head.state = derived;
@@ -2450,6 +2475,63 @@ impl Cx<'_, '_> {
             );
         }
         Ok(n)
+    }
+
+    fn give_up_receipts(
+        &mut self,
+        carrier: &CarrierId,
+        valid_before: UnixMs,
+    ) -> Result<u64, StoreError> {
+        /// Messages per request: a long backlog is worked off over several ticks.
+        const MAX_MESSAGES: usize = 10_000;
+        let ids: Vec<i64> = {
+            // `messages_awaiting_receipt` (migration 4) holds exactly the rows with state = 2 and
+            // want_receipt = 1, by validity.
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, carrier FROM messages
+                     WHERE state = 2 AND want_receipt = 1 AND valid_until < ?1
+                     ORDER BY valid_until",
+                )
+                .map_err(sql("finding messages past their receipt timeout"))?;
+            let rows = stmt
+                .query_map([valid_before.0], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(sql("finding messages past their receipt timeout"))?;
+            let mut ids = Vec::new();
+            for row in rows {
+                let (id, c) = row.map_err(sql("finding messages past their receipt timeout"))?;
+                if c == carrier.as_str() {
+                    ids.push(id);
+                    if ids.len() >= MAX_MESSAGES {
+                        break;
+                    }
+                }
+            }
+            ids
+        };
+        let mut ended = 0;
+        let reason =
+            "no receipt from the carrier within its receipt_timeout after the validity ran out";
+        for msg in ids {
+            let Some(mut head) = self.head(msg)? else {
+                continue;
+            };
+            for s in self.segments(msg)? {
+                // A leased segment is being resent: its outcome decides.
+                if s.state == MessageState::Submitted && s.lease.is_none() {
+                    let upd = SegUpdate {
+                        last_error: Some(reason),
+                        ..SegUpdate::default()
+                    };
+                    self.update_segment(&mut head, s.idx, s.state, MessageState::Unknown, &upd)?;
+                    ended += 1;
+                }
+            }
+        }
+        Ok(ended)
     }
 
     fn expire(&mut self, now: UnixMs) -> Result<ExpireReport, StoreError> {

@@ -92,24 +92,33 @@ fn prune_messages(
     report: &mut PruneReport,
 ) -> Result<usize, StoreError> {
     // Every message is at least itself and one segment: `budget / 2` candidates are enough to fill the
-    // budget. The state checks are belts and braces: `final_at` is only set when the message became final,
-    // and a final message has no segment still waiting or in flight.
+    // budget. The state checks are belts and braces: `final_at` is only set when the message became final
+    // (or, for a message that asked for no receipt, SUBMITTED: its last state), and such a message has no
+    // segment still waiting or in flight.
     let limit = i64::try_from((budget / 2).max(1)).unwrap_or(i64::MAX);
     let candidates: Vec<(i64, i64)> = {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT m.id, m.seg_count FROM messages m
-                 WHERE m.final_at IS NOT NULL AND m.final_at < ?1 AND m.state >= ?2
+                 WHERE m.final_at IS NOT NULL AND m.final_at < ?1
+                   AND (m.state >= ?2 OR (m.state = ?4 AND m.want_receipt = 0))
                    AND NOT EXISTS (SELECT 1 FROM segments s
-                                   WHERE s.msg_id = m.id AND (s.state < ?2 OR s.lease IS NOT NULL))
+                                   WHERE s.msg_id = m.id AND (s.lease IS NOT NULL
+                                     OR (s.state < ?2 AND NOT (s.state = ?4 AND m.want_receipt = 0))))
                  ORDER BY m.final_at
                  LIMIT ?3",
             )
             .map_err(sql("finding finished messages to prune"))?;
         let rows = stmt
-            .query_map(params![before.0, first_final_code(), limit], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_map(
+                params![
+                    before.0,
+                    first_final_code(),
+                    limit,
+                    MessageState::Submitted.code()
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(sql("finding finished messages to prune"))?;
         rows.collect::<Result<_, _>>()
             .map_err(sql("finding finished messages to prune"))?

@@ -143,6 +143,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO retention (id, events_pruned_through) VALUES (1, 0);
     "#,
+    // 4: messages submitted and still waiting for a receipt, by validity, for the receipt timeout
+    // (`give_up_receipts`); and messages that asked for no receipt are finished once submitted (`final_at`).
+    r#"
+    CREATE INDEX messages_awaiting_receipt ON messages(valid_until) WHERE state = 2 AND want_receipt = 1;
+    UPDATE messages SET final_at = submitted_at
+     WHERE state = 2 AND want_receipt = 0 AND final_at IS NULL AND submitted_at IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

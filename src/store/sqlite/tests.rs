@@ -1107,7 +1107,15 @@ async fn an_older_schema_is_migrated_at_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(v, schema::known_version());
-    assert_eq!(v, 3);
+    assert_eq!(v, 4);
+    let index: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_awaiting_receipt'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert_eq!(index, 1, "migration 4 made the receipt timeout's index");
 }
 
 /// Counts straight from the tables, to check the writer's published depths against.
@@ -1649,4 +1657,157 @@ async fn full_durability_syncs_the_wal_off_the_writer() {
     submit_one(&store, msg("c", None, Priority::Normal, 1)).await;
     assert_eq!(store.counters().wal_syncs, 0);
     store.close().await;
+}
+
+#[tokio::test]
+async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let valid_until = UnixMs::now().plus_ms(DAY);
+    let globex = CarrierId::new("globex");
+    // a: two parts wanting receipts; b: asks for none; c: another carrier.
+    let mut m = msg("im", None, Priority::Normal, 2);
+    m.valid_until = valid_until;
+    let a = submit_one(&store, m).await;
+    let mut m = msg("im", None, Priority::Normal, 1);
+    m.valid_until = valid_until;
+    m.want_receipt = false;
+    let b = submit_one(&store, m).await;
+    let mut m = msg("im", None, Priority::Normal, 1);
+    m.valid_until = valid_until;
+    m.carrier = globex.clone();
+    let c = submit_one(&store, m).await;
+    let mut ds = store.claim(&carrier(), 10, now_far()).await.expect("claim");
+    ds.extend(store.claim(&globex, 10, now_far()).await.expect("claim"));
+    assert_eq!(ds.len(), 4);
+    for d in &ds {
+        store
+            .record_outcome(
+                d.key(),
+                Outcome::Submitted {
+                    carrier_message_id: format!("{}-{}", d.message_id, d.segment),
+                },
+            )
+            .await
+            .expect("outcome");
+    }
+    store
+        .record_receipt(
+            &carrier(),
+            &format!("{a}-0"),
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+
+    // Not yet: the validity has not run out before the cut-off.
+    assert_eq!(
+        store
+            .give_up_receipts(&carrier(), valid_until)
+            .await
+            .expect("give up"),
+        0
+    );
+    assert_eq!(
+        store.get(a).await.expect("get").expect("a").state,
+        MessageState::Submitted
+    );
+    let (_, cursor_before) = {
+        let evs = store.events_after(0, &[], 1_000).await.expect("events");
+        (evs.len(), evs.last().map(|e| e.cursor).unwrap_or(0))
+    };
+
+    // Past it: the part still waiting ends UNKNOWN, and so does the message (one part's fate is unknown).
+    let ended = store
+        .give_up_receipts(&carrier(), valid_until.plus_ms(1))
+        .await
+        .expect("give up");
+    assert_eq!(ended, 1, "only a's second part was waiting");
+    let got = store.get(a).await.expect("get").expect("a");
+    assert_eq!(got.state, MessageState::Unknown);
+    assert!(got.final_at.is_some());
+    assert_eq!(got.segments[0].state, MessageState::Delivered);
+    assert_eq!(got.segments[1].state, MessageState::Unknown);
+    let why = got.segments[1].last_error.clone().expect("a reason");
+    assert!(why.contains("receipt_timeout"), "{why}");
+    let evs = store
+        .events_after(cursor_before, &[], 1_000)
+        .await
+        .expect("events");
+    let to_unknown: Vec<Option<u16>> = evs
+        .iter()
+        .filter(|e| e.message_id == a)
+        .filter_map(|e| match e.data {
+            EventData::StateChange {
+                new: MessageState::Unknown,
+                segment,
+                ..
+            } => Some(segment),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        to_unknown,
+        vec![Some(1), None],
+        "segment then message event"
+    );
+
+    // b asked for no receipt: SUBMITTED is its last state, finished (final_at) and never ended UNKNOWN.
+    let got = store.get(b).await.expect("get").expect("b");
+    assert_eq!(got.state, MessageState::Submitted);
+    assert!(
+        got.final_at.is_some(),
+        "a no-receipt message is finished when submitted"
+    );
+    // c belongs to another carrier, with its own timeout.
+    let got = store.get(c).await.expect("get").expect("c");
+    assert_eq!(got.state, MessageState::Submitted);
+    assert!(got.final_at.is_none());
+    assert_eq!(
+        store
+            .give_up_receipts(&globex, valid_until.plus_ms(1))
+            .await
+            .expect("give up"),
+        1
+    );
+    assert_eq!(
+        store.get(c).await.expect("get").expect("c").state,
+        MessageState::Unknown
+    );
+    // Nothing left to end.
+    assert_eq!(
+        store
+            .give_up_receipts(&carrier(), valid_until.plus_ms(1))
+            .await
+            .expect("give up"),
+        0
+    );
+    store.close().await;
+}
+
+#[test]
+fn the_receipt_timeout_reads_its_partial_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut conn = Connection::open(dir.path().join("plan.db")).expect("open");
+    schema::migrate(&mut conn).expect("migrate");
+    let plan: Vec<String> = {
+        let mut stmt = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN
+                 SELECT id, carrier FROM messages
+                 WHERE state = 2 AND want_receipt = 1 AND valid_until < ?1
+                 ORDER BY valid_until",
+            )
+            .expect("prepare");
+        stmt.query_map(params![0], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let text = plan.join("\n");
+    assert!(
+        text.contains("USING INDEX messages_awaiting_receipt"),
+        "{text}"
+    );
+    assert!(!text.contains("TEMP B-TREE"), "{text}");
 }

@@ -349,3 +349,24 @@ async fn freed_pages_are_reused_instead_of_growing_the_file() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_message_without_receipt_is_pruned_once_submitted_and_one_waiting_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let store = open(&path, policy(Some(1), None, 100)).await;
+    let mut no_receipt = msg(None, 1, 10);
+    no_receipt.want_receipt = false;
+    let ids = submit(&store, vec![no_receipt, msg(None, 1, 10)]).await;
+    send(&store, 2, "s").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let report = store.prune(UnixMs::now()).await.expect("prune");
+    assert_eq!(report.messages, 1, "{report:?}");
+    assert!(
+        store.get(ids[0]).await.expect("get").is_none(),
+        "no-receipt message pruned"
+    );
+    let waiting = store.get(ids[1]).await.expect("get").expect("still kept");
+    assert_eq!(waiting.state, MessageState::Submitted);
+    store.close().await;
+}
