@@ -39,6 +39,55 @@ fn default_file_writes_the_code_defaults() {
 }
 
 #[test]
+fn default_file_documents_the_modem_defaults() {
+    // The commented-out [[carriers.modem]] in the default file writes every key with its default: taken in
+    // as it is written, it must equal a modem table with only its device.
+    let text = std::fs::read_to_string(repo_file("config/smsbridge.toml")).expect("default file");
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "# [[carriers.modem]]")
+        .take_while(|l| l.starts_with("#"))
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .collect();
+    assert!(block.len() > 10, "no modem block in the default file");
+    let block = block.join("\n");
+    for key in [
+        "health_interval",
+        "send_timeout",
+        "prompt_timeout",
+        "command_timeout",
+        "send_retries",
+        "send_retry_delay",
+        "sim_busy_retries",
+        "sim_busy_delay",
+        "sim_error_recheck",
+        "probe_attempts",
+        "probe_timeout",
+        "reconnect",
+        "reassembly_timeout",
+    ] {
+        assert!(
+            block.contains(&format!("\n{key} = ")) || block.contains(&format!("# {key} = ")),
+            "{key} is not documented"
+        );
+    }
+    let carrier = |modem: &str| {
+        format!(
+            "[simulator]\nenabled = false\n[[carriers]]\nid = \"gsm\"\nrate_limit = {{ per_second = 1 }}\n\
+             {modem}\n[[routes]]\nprefix = \"*\"\ncarriers = [\"gsm\"]\n"
+        )
+    };
+    let documented =
+        Config::from_str(&carrier(&block), "documented.toml").unwrap_or_else(|e| panic!("{e}"));
+    let bare = Config::from_str(
+        &carrier("[[carriers.modem]]\ndevice = \"/dev/serial/by-id/usb-Quectel_EC25-if02-port0\""),
+        "bare.toml",
+    )
+    .expect("valid");
+    assert_eq!(documented.carriers[0].modem, bare.carriers[0].modem);
+}
+
+#[test]
 fn every_example_loads() {
     let dir = repo_file("config/examples");
     let mut loaded = Vec::new();
@@ -195,6 +244,14 @@ carriers = ["a", "b"]
 fn with(marker: &str, replacement: &str) -> String {
     assert!(BASE.contains(marker), "no marker {marker}");
     BASE.replace(marker, replacement)
+}
+
+/// BASE with a modem in carrier `b` and `line` in the modem's table.
+fn with_modem(line: &str) -> String {
+    with(
+        "#CARRIER_B",
+        &format!("[[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\n{line}"),
+    )
 }
 
 #[test]
@@ -584,6 +641,144 @@ fn cases() -> Vec<Case> {
             ),
             "carriers[1].modem[0].flow_control",
             "unknown variant `rts`",
+        ),
+        case(
+            "modem health_interval zero",
+            with_modem("health_interval = \"0s\""),
+            "carriers[1].modem[0].health_interval",
+            "expected a duration from 100ms to 1h, got 0s",
+        ),
+        case(
+            "modem health_interval too long",
+            with_modem("health_interval = \"2h\""),
+            "carriers[1].modem[0].health_interval",
+            "expected a duration from 100ms to 1h, got 2h",
+        ),
+        case(
+            "modem send_timeout not a duration",
+            with_modem("send_timeout = \"2 minutes\""),
+            "carriers[1].modem[0].send_timeout",
+            "invalid duration \"2 minutes\": spaces are not allowed",
+        ),
+        case(
+            "modem send_timeout without unit",
+            with_modem("send_timeout = \"120\""),
+            "carriers[1].modem[0].send_timeout",
+            "the unit is missing",
+        ),
+        case(
+            "modem send_timeout a number",
+            with_modem("send_timeout = 120"),
+            "carriers[1].modem[0].send_timeout",
+            "invalid type: integer `120`, expected a string",
+        ),
+        case(
+            "modem send_timeout too short",
+            with_modem("send_timeout = \"500ms\""),
+            "carriers[1].modem[0].send_timeout",
+            "expected a duration from 1s to 10m, got 500ms",
+        ),
+        case(
+            "modem send_timeout too long",
+            with_modem("send_timeout = \"1h\""),
+            "carriers[1].modem[0].send_timeout",
+            "expected a duration from 1s to 10m, got 1h",
+        ),
+        case(
+            "modem prompt_timeout zero",
+            with_modem("prompt_timeout = \"0s\""),
+            "carriers[1].modem[0].prompt_timeout",
+            "expected a duration from 100ms to 1m, got 0s",
+        ),
+        case(
+            "modem command_timeout zero",
+            with_modem("command_timeout = \"0ms\""),
+            "carriers[1].modem[0].command_timeout",
+            "expected a duration from 100ms to 10m, got 0s",
+        ),
+        case(
+            "modem command_timeout bad unit",
+            with_modem("command_timeout = \"10sec\""),
+            "carriers[1].modem[0].command_timeout",
+            "the unit is not one of ms, s, m, h, d",
+        ),
+        case(
+            "modem send_retries too many",
+            with_modem("send_retries = 11"),
+            "carriers[1].modem[0].send_retries",
+            "expected an integer from 0 to 10, got 11",
+        ),
+        case(
+            "modem send_retries negative",
+            with_modem("send_retries = -1"),
+            "carriers[1].modem[0].send_retries",
+            "expected an integer from 0 to 4294967295",
+        ),
+        case(
+            "modem send_retry_delay too long",
+            with_modem("send_retry_delay = \"5m\""),
+            "carriers[1].modem[0].send_retry_delay",
+            "expected a duration from 0s to 1m, got 5m",
+        ),
+        case(
+            "modem sim_busy_retries too many",
+            with_modem("sim_busy_retries = 1001"),
+            "carriers[1].modem[0].sim_busy_retries",
+            "expected an integer from 0 to 1000, got 1001",
+        ),
+        case(
+            "modem sim_busy_delay zero",
+            with_modem("sim_busy_delay = \"0s\""),
+            "carriers[1].modem[0].sim_busy_delay",
+            "expected a duration from 10ms to 1m, got 0s",
+        ),
+        case(
+            "modem sim_error_recheck too short",
+            with_modem("sim_error_recheck = \"500ms\""),
+            "carriers[1].modem[0].sim_error_recheck",
+            "expected a duration from 1s to 1d, got 500ms",
+        ),
+        case(
+            "modem probe_attempts zero",
+            with_modem("probe_attempts = 0"),
+            "carriers[1].modem[0].probe_attempts",
+            "expected an integer from 1 to 10, got 0",
+        ),
+        case(
+            "modem probe_timeout too long",
+            with_modem("probe_timeout = \"2m\""),
+            "carriers[1].modem[0].probe_timeout",
+            "expected a duration from 100ms to 1m, got 2m",
+        ),
+        case(
+            "modem reconnect initial zero",
+            with_modem("reconnect = { initial_backoff = \"0s\" }"),
+            "carriers[1].modem[0].reconnect.initial_backoff",
+            "expected a duration from 10ms to 1h, got 0s",
+        ),
+        case(
+            "modem reconnect max below initial",
+            with_modem("reconnect = { initial_backoff = \"10s\", max_backoff = \"1s\" }"),
+            "carriers[1].modem[0].reconnect.max_backoff",
+            "expected at least reconnect.initial_backoff (10s), got 1s",
+        ),
+        case(
+            "modem reconnect max too long",
+            with_modem("reconnect = { max_backoff = \"2d\" }"),
+            "carriers[1].modem[0].reconnect.max_backoff",
+            "expected a duration from 10ms to 1d, got 2d",
+        ),
+        case(
+            "modem reconnect has no jitter",
+            with_modem("reconnect = { jitter = 0.2 }"),
+            "carriers[1].modem[0].reconnect.jitter",
+            "unknown key `jitter`",
+        ),
+        case(
+            "modem reassembly_timeout zero",
+            with_modem("reassembly_timeout = \"0s\""),
+            "carriers[1].modem[0].reassembly_timeout",
+            "expected a duration from 1s to 1d, got 0s",
         ),
         case(
             "default sender not allowed",

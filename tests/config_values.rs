@@ -1,9 +1,12 @@
 //! What the rest of the gateway reads from a loaded config: secrets kept out of logs, receipt id
-//! normalisation, retry backoff, and durations.
+//! normalisation, retry backoff, durations, and the modem driver's timings.
 
 use std::time::Duration;
 
 use smsbridge::config::{Config, MessageIdFormat, RetryPolicy, Secret, parse_duration};
+use smsbridge::dispatch::modem::{hw_config, longest_send};
+use smsbridge_hw::{DeviceSelector, ModemConfig};
+use smsbridge_protocol::at::CommandKind;
 
 const WITH_SECRETS: &str = r#"
 [[api.clients]]
@@ -150,5 +153,120 @@ fn nats_servers_from_url_or_urls() {
     assert_eq!(
         (nats.replicas, nats.streams.events.as_str()),
         (3, "SMSBRIDGE_EVENTS")
+    );
+}
+
+/// Every command kind the driver times out by.
+const KINDS: [CommandKind; 9] = [
+    CommandKind::Basic,
+    CommandKind::Reset,
+    CommandKind::Sim,
+    CommandKind::Network,
+    CommandKind::SmsConfig,
+    CommandKind::SmsStorage,
+    CommandKind::SmsSend,
+    CommandKind::SmsAck,
+    CommandKind::Ussd,
+];
+
+#[test]
+fn modem_timings_default_to_the_drivers() {
+    let config = Config::from_str(WITH_SECRETS, "secrets.toml").expect("valid");
+    let carrier = &config.carriers[0];
+    let m = &carrier.modem[0];
+    let s = Duration::from_secs;
+    assert_eq!(
+        (
+            m.health_interval,
+            m.send_timeout,
+            m.prompt_timeout,
+            m.command_timeout
+        ),
+        (s(30), s(120), s(5), None)
+    );
+    assert_eq!(
+        (
+            m.send_retries,
+            m.send_retry_delay,
+            m.probe_attempts,
+            m.probe_timeout
+        ),
+        (3, s(2), 3, s(2))
+    );
+    assert_eq!(
+        (m.sim_busy_retries, m.sim_busy_delay, m.sim_error_recheck),
+        (10, s(1), s(300))
+    );
+    assert_eq!(
+        (m.reconnect.initial_backoff, m.reconnect.max_backoff),
+        (s(1), s(60))
+    );
+    assert_eq!(m.reassembly_timeout, s(600));
+    // Left out, each timing is what the driver does by itself.
+    let hw = hw_config(carrier, 0, m).expect("driver config");
+    let driver = ModemConfig::new("driver", DeviceSelector::Path("/dev/ttyUSB0".into()));
+    assert_eq!(hw.health_interval, driver.health_interval);
+    assert_eq!(hw.prompt_timeout, driver.prompt_timeout);
+    assert_eq!(
+        (hw.send_retries, hw.send_retry_delay),
+        (driver.send_retries, driver.send_retry_delay)
+    );
+    assert_eq!(
+        (hw.sim_busy_retries, hw.sim_busy_delay, hw.sim_error_recheck),
+        (
+            driver.sim_busy_retries,
+            driver.sim_busy_delay,
+            driver.sim_error_recheck
+        )
+    );
+    assert_eq!(
+        (hw.probe_attempts, hw.probe_timeout),
+        (driver.probe_attempts, driver.probe_timeout)
+    );
+    assert_eq!(hw.reopen_backoff, driver.reopen_backoff);
+    assert_eq!(hw.reassembly_timeout, driver.reassembly_timeout);
+    for kind in KINDS {
+        assert_eq!(hw.timeout(kind), driver.timeout(kind), "{kind:?}");
+    }
+}
+
+#[test]
+fn modem_timings_from_the_file_reach_the_driver() {
+    let config = Config::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/examples/modem.toml"
+    ))
+    .expect("example is valid");
+    let carrier = config
+        .carriers
+        .iter()
+        .find(|c| c.id.as_str() == "gsm")
+        .expect("gsm");
+    // The second modem is the slow one.
+    let hw = hw_config(carrier, 1, &carrier.modem[1]).expect("driver config");
+    let s = Duration::from_secs;
+    assert_eq!(hw.health_interval, s(60));
+    assert_eq!(hw.timeout(CommandKind::SmsSend), s(240));
+    for kind in KINDS {
+        if !matches!(kind, CommandKind::SmsSend | CommandKind::Ussd) {
+            assert_eq!(hw.timeout(kind), s(20), "{kind:?}");
+        }
+    }
+    assert_eq!(hw.send_retries, 0);
+    assert_eq!(hw.reopen_backoff, (s(5), s(120)));
+    // Not written: the defaults.
+    assert_eq!(hw.prompt_timeout, s(5));
+    assert_eq!(hw.reassembly_timeout, s(600));
+    // One segment may take the prompt and the send once: what the dispatcher waits for.
+    assert_eq!(longest_send(&hw), s(245));
+    // The first modem writes no timings (its driver config needs its PIN from the environment).
+    let first = &carrier.modem[0];
+    assert_eq!(
+        (
+            first.send_timeout,
+            first.command_timeout,
+            first.health_interval
+        ),
+        (s(120), None, s(30))
     );
 }

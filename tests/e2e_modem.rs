@@ -507,3 +507,37 @@ default_sender = "SMSBRIDGE"
     gw.stop().await;
     smsc.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_health_interval_paces_the_polls_and_finds_the_network() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Searching for a network at start: the modem is up but its carrier is not.
+    let sim = start_sim(SimConfig {
+        registration: 2,
+        ..SimConfig::default()
+    });
+    let mut gw = start(&config_text(
+        dir.path(),
+        &sim.path(),
+        "{ per_second = 1000 }",
+        "health_interval = \"200ms\"",
+        "",
+    ))
+    .await;
+    gw.wait_link("gsm", "NO_NETWORK").await;
+    let before = sim.count_commands("+CREG?");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let polls = sim.count_commands("+CREG?") - before;
+    // About 5 in a second at 200ms (the default 30s would give none).
+    assert!((3..=6).contains(&polls), "{polls} polls in 1s");
+    // The network comes: the next poll, not one 30s later, makes the modem ready.
+    sim.set_registration(1);
+    let found = Instant::now();
+    let link = gw.wait_link("gsm", "READY").await;
+    assert!(
+        found.elapsed() < Duration::from_millis(1_500),
+        "READY after {:?}: {link:?}",
+        found.elapsed()
+    );
+    gw.stop().await;
+}

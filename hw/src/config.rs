@@ -94,9 +94,11 @@ pub struct ModemConfig {
     pub smsc: Option<String>,
     /// Digits of the MNC in the IMSI when the MCC does not tell (2 in most of the world).
     pub mnc_digits: Option<u8>,
-    /// Time between health polls (`+CSQ`, `+CREG?`, `+COPS?`).
+    /// Time between health polls (`+CSQ`, `+CREG?`, `+COPS?`). Parts of concatenated messages are checked
+    /// against `reassembly_timeout` at each poll too.
     pub health_interval: Duration,
-    /// Per command kind time limits that replace [`CommandKind::suggested_timeout`].
+    /// Per command kind time limits that replace [`CommandKind::suggested_timeout`] (see
+    /// [`ModemConfig::with_command_timeout`], [`ModemConfig::with_send_timeout`]).
     pub timeouts: Vec<(CommandKind, Duration)>,
     /// How long to wait for the `> ` prompt of `+CMGS`.
     pub prompt_timeout: Duration,
@@ -116,7 +118,8 @@ pub struct ModemConfig {
     pub probe_timeout: Duration,
     /// First and longest pause between attempts to reopen a lost device.
     pub reopen_backoff: (Duration, Duration),
-    /// How long parts of a concatenated message wait for the rest.
+    /// How long parts of a concatenated message wait for the rest (checked at each health poll, so a
+    /// part may wait up to one `health_interval` longer).
     pub reassembly_timeout: Duration,
     /// Capacity of the request queue.
     pub queue: usize,
@@ -160,7 +163,15 @@ impl ModemConfig {
             .map_or_else(|| kind.suggested_timeout(), |(_, d)| *d)
     }
 
-    /// Sets every command kind's time limit except the send's (for quick tests and impatient probes).
+    /// Sets the time limit of one command kind.
+    pub fn with_timeout(mut self, kind: CommandKind, limit: Duration) -> ModemConfig {
+        self.timeouts.retain(|(x, _)| *x != kind);
+        self.timeouts.push((kind, limit));
+        self
+    }
+
+    /// Sets every command kind's time limit except the send's (a slow modem, quick tests, impatient
+    /// probes).
     pub fn with_command_timeout(mut self, limit: Duration) -> ModemConfig {
         use CommandKind as K;
         for k in [
@@ -172,9 +183,35 @@ impl ModemConfig {
             K::SmsStorage,
             K::SmsAck,
         ] {
-            self.timeouts.retain(|(x, _)| *x != k);
-            self.timeouts.push((k, limit));
+            self = self.with_timeout(k, limit);
         }
         self
+    }
+
+    /// Sets how long a send waits for the network's answer to `+CMGS` once the message body is written
+    /// (default [`CommandKind::SmsSend`]'s suggested 120 s; the `> ` prompt has `prompt_timeout`).
+    pub fn with_send_timeout(self, limit: Duration) -> ModemConfig {
+        self.with_timeout(CommandKind::SmsSend, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_replace_the_suggested_ones() {
+        let cfg = ModemConfig::new("m", DeviceSelector::Path("/dev/null".into()));
+        assert_eq!(cfg.timeout(CommandKind::SmsSend), Duration::from_secs(120));
+        assert_eq!(cfg.timeout(CommandKind::Basic), Duration::from_secs(3));
+        let cfg = cfg
+            .with_command_timeout(Duration::from_secs(7))
+            .with_send_timeout(Duration::from_secs(9))
+            .with_send_timeout(Duration::from_secs(11));
+        assert_eq!(cfg.timeout(CommandKind::Basic), Duration::from_secs(7));
+        assert_eq!(cfg.timeout(CommandKind::SmsStorage), Duration::from_secs(7));
+        // The last setting wins, and a send keeps its own limit.
+        assert_eq!(cfg.timeout(CommandKind::SmsSend), Duration::from_secs(11));
+        assert_eq!(cfg.timeouts.len(), 8);
     }
 }

@@ -2,7 +2,6 @@
 //! (`AT+CGSN` IMEI, `AT+CCID` ICCID) among candidate ports.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use smsbridge_protocol::at::{Command, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -113,11 +112,12 @@ pub fn expand_candidates(candidates: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// Asks the modem on `path` for its IMEI or ICCID, with short time limits.
+/// Asks the modem on `path` for its IMEI or ICCID, each command limited to the config's `probe_timeout`
+/// (a port with something else behind it must not hold up the search).
 async fn probe_identity(path: &Path, cfg: &ModemConfig, iccid: bool) -> Option<String> {
     let port = open_path(path, cfg).ok()?;
     let mut s = Session::new(port);
-    let t = Duration::from_secs(2);
+    let t = cfg.probe_timeout;
     s.command(&Command::at(), t).await.ok()?;
     let _ = s.command(&Command::echo(false), t).await;
     let cmd = if iccid {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    ApiConfig, GatewayConfig, LogConfig, MetricsConfig, NatsStreams, ReceiptStat, ReconnectConfig,
-    RetentionConfig, RetryPolicy, SimulatorConfig, SqliteConfig,
+    ApiConfig, GatewayConfig, LogConfig, MetricsConfig, ModemReconnectConfig, NatsStreams,
+    ReceiptStat, ReconnectConfig, RetentionConfig, RetryPolicy, SimulatorConfig, SqliteConfig,
 };
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -125,6 +125,53 @@ pub(super) fn binds() -> u32 {
 pub(super) fn baud_rate() -> u32 {
     115_200
 }
+/// The modem driver's own defaults: a `[[carriers.modem]]` key left out means what the driver does
+/// without it.
+fn modem_driver() -> smsbridge_hw::ModemConfig {
+    smsbridge_hw::ModemConfig::new(
+        "defaults",
+        smsbridge_hw::DeviceSelector::Path(PathBuf::new()),
+    )
+}
+pub(super) fn modem_health_interval() -> Duration {
+    modem_driver().health_interval
+}
+pub(super) fn modem_send_timeout() -> Duration {
+    modem_driver().timeout(smsbridge_protocol::at::CommandKind::SmsSend)
+}
+pub(super) fn modem_prompt_timeout() -> Duration {
+    modem_driver().prompt_timeout
+}
+pub(super) fn modem_send_retries() -> u32 {
+    modem_driver().send_retries
+}
+pub(super) fn modem_send_retry_delay() -> Duration {
+    modem_driver().send_retry_delay
+}
+pub(super) fn modem_sim_busy_retries() -> u32 {
+    modem_driver().sim_busy_retries
+}
+pub(super) fn modem_sim_busy_delay() -> Duration {
+    modem_driver().sim_busy_delay
+}
+pub(super) fn modem_sim_error_recheck() -> Duration {
+    modem_driver().sim_error_recheck
+}
+pub(super) fn modem_probe_attempts() -> u32 {
+    modem_driver().probe_attempts
+}
+pub(super) fn modem_probe_timeout() -> Duration {
+    modem_driver().probe_timeout
+}
+pub(super) fn modem_reconnect_initial_backoff() -> Duration {
+    modem_driver().reopen_backoff.0
+}
+pub(super) fn modem_reconnect_max_backoff() -> Duration {
+    modem_driver().reopen_backoff.1
+}
+pub(super) fn modem_reassembly_timeout() -> Duration {
+    modem_driver().reassembly_timeout
+}
 pub(super) fn simulator_listen() -> SocketAddr {
     SocketAddr::new(LOCALHOST, 2775)
 }
@@ -237,6 +284,15 @@ impl Default for ReconnectConfig {
             initial_backoff: reconnect_initial_backoff(),
             max_backoff: reconnect_max_backoff(),
             jitter: reconnect_jitter(),
+        }
+    }
+}
+
+impl Default for ModemReconnectConfig {
+    fn default() -> Self {
+        Self {
+            initial_backoff: modem_reconnect_initial_backoff(),
+            max_backoff: modem_reconnect_max_backoff(),
         }
     }
 }

@@ -123,6 +123,19 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D
     parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
+/// serde `with` for `Option<Duration>` fields written as strings (absent: `None`, with `#[serde(default)]`).
+pub(crate) mod option {
+    use std::time::Duration;
+
+    use serde::Deserializer;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::deserialize(d).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

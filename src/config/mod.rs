@@ -544,6 +544,60 @@ pub struct ModemLinkConfig {
     /// Acknowledge received messages and reports with AT+CNMA (TS 27.005 §3.4.4).
     #[serde(default)]
     pub cnma: bool,
+    /// Time between health polls (`+CSQ`, `+CREG?`, `+COPS?`), which also decide when the modem counts as
+    /// registered and when parts of a concatenated MO past `reassembly_timeout` are handed up.
+    #[serde(default = "defaults::modem_health_interval", with = "duration")]
+    pub health_interval: Duration,
+    /// Time limit of every AT command other than a send. Unset: each kind of command has its own (3s for
+    /// the modem's own settings up to 30s for reading the SIM store).
+    #[serde(default, with = "duration::option")]
+    pub command_timeout: Option<Duration>,
+    /// How long a send waits for the network's answer to AT+CMGS once the message is written.
+    #[serde(default = "defaults::modem_send_timeout", with = "duration")]
+    pub send_timeout: Duration,
+    /// How long a send waits for the `> ` prompt of AT+CMGS.
+    #[serde(default = "defaults::modem_prompt_timeout", with = "duration")]
+    pub prompt_timeout: Duration,
+    /// Retries of a segment in the driver after a transient error, before the carrier's `retry` policy.
+    #[serde(default = "defaults::modem_send_retries")]
+    pub send_retries: u32,
+    /// Pause before each of those retries.
+    #[serde(default = "defaults::modem_send_retry_delay", with = "duration")]
+    pub send_retry_delay: Duration,
+    /// At start-up, how often a "SIM busy" SIM is asked again, and how long to wait in between.
+    #[serde(default = "defaults::modem_sim_busy_retries")]
+    pub sim_busy_retries: u32,
+    #[serde(default = "defaults::modem_sim_busy_delay", with = "duration")]
+    pub sim_busy_delay: Duration,
+    /// How long to wait before checking again a SIM that wants a PIN we do not have, is blocked or missing.
+    #[serde(default = "defaults::modem_sim_error_recheck", with = "duration")]
+    pub sim_error_recheck: Duration,
+    /// `AT` probes (each within `probe_timeout`) before a silent modem gets ATZ and then a reopen; the
+    /// probe timeout also limits each command of the IMEI/ICCID search.
+    #[serde(default = "defaults::modem_probe_attempts")]
+    pub probe_attempts: u32,
+    #[serde(default = "defaults::modem_probe_timeout", with = "duration")]
+    pub probe_timeout: Duration,
+    /// Backoff between attempts to reopen a device that went away or cannot be opened.
+    #[serde(default)]
+    pub reconnect: ModemReconnectConfig,
+    /// How long the parts of a concatenated MO wait for the rest before what came is handed up.
+    #[serde(default = "defaults::modem_reassembly_timeout", with = "duration")]
+    pub reassembly_timeout: Duration,
+}
+
+/// `reconnect` of a modem: the wait before reopening a lost device starts at `initial_backoff` and
+/// doubles up to `max_backoff`; it starts over once the modem is ready.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemReconnectConfig {
+    #[serde(
+        default = "defaults::modem_reconnect_initial_backoff",
+        with = "duration"
+    )]
+    pub initial_backoff: Duration,
+    #[serde(default = "defaults::modem_reconnect_max_backoff", with = "duration")]
+    pub max_backoff: Duration,
 }
 
 impl ModemLinkConfig {
@@ -1050,6 +1104,19 @@ impl fmt::Debug for ModemLinkConfig {
             .field("number", &self.number)
             .field("rate_limit", &self.rate_limit)
             .field("cnma", &self.cnma)
+            .field("health_interval", &self.health_interval)
+            .field("command_timeout", &self.command_timeout)
+            .field("send_timeout", &self.send_timeout)
+            .field("prompt_timeout", &self.prompt_timeout)
+            .field("send_retries", &self.send_retries)
+            .field("send_retry_delay", &self.send_retry_delay)
+            .field("sim_busy_retries", &self.sim_busy_retries)
+            .field("sim_busy_delay", &self.sim_busy_delay)
+            .field("sim_error_recheck", &self.sim_error_recheck)
+            .field("probe_attempts", &self.probe_attempts)
+            .field("probe_timeout", &self.probe_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("reassembly_timeout", &self.reassembly_timeout)
             .finish()
     }
 }

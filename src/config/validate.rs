@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::duration::Display as Dur;
 use super::{
-    Config, NatsConfig, Problem, RateLimitConfig, RetryPolicy, SmppLinkConfig, StoreEngine,
-    TlsConfig,
+    Config, ModemLinkConfig, NatsConfig, Problem, RateLimitConfig, RetryPolicy, SmppLinkConfig,
+    StoreEngine, TlsConfig,
 };
 use crate::router::{
     MAX_CARRIERS_PER_ROUTE, SenderPattern, parse_destination, parse_prefix, parse_sender,
@@ -457,6 +457,7 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
             if let Some(rate) = &modem.rate_limit {
                 check_rate(&mut v, &format!("{base}.rate_limit"), rate);
             }
+            check_modem_timing(&mut v, &base, modem);
         }
     }
 
@@ -716,6 +717,91 @@ fn check_retry(v: &mut Checker, base: &str, retry: &RetryPolicy) {
     if let Some(max) = retry.max_attempts {
         v.int(format!("{base}.max_attempts"), max.into(), 1, 1_000);
     }
+}
+
+/// A modem's timings: each long enough for a modem to answer and short enough that a typo (`"30m"` for
+/// `"30s"`) does not leave a modem hanging for hours.
+fn check_modem_timing(v: &mut Checker, base: &str, modem: &ModemLinkConfig) {
+    let ms = Duration::from_millis;
+    let secs = Duration::from_secs;
+    let mut durations = vec![
+        (
+            "health_interval",
+            modem.health_interval,
+            ms(100),
+            secs(3_600),
+        ),
+        ("send_timeout", modem.send_timeout, secs(1), secs(600)),
+        ("prompt_timeout", modem.prompt_timeout, ms(100), secs(60)),
+        (
+            "send_retry_delay",
+            modem.send_retry_delay,
+            Duration::ZERO,
+            secs(60),
+        ),
+        ("sim_busy_delay", modem.sim_busy_delay, ms(10), secs(60)),
+        (
+            "sim_error_recheck",
+            modem.sim_error_recheck,
+            secs(1),
+            secs(86_400),
+        ),
+        ("probe_timeout", modem.probe_timeout, ms(100), secs(60)),
+        (
+            "reconnect.initial_backoff",
+            modem.reconnect.initial_backoff,
+            ms(10),
+            secs(3_600),
+        ),
+        (
+            "reassembly_timeout",
+            modem.reassembly_timeout,
+            secs(1),
+            secs(86_400),
+        ),
+    ];
+    if let Some(t) = modem.command_timeout {
+        durations.push(("command_timeout", t, ms(100), secs(600)));
+    }
+    for (key, value, min, max) in durations {
+        v.duration(format!("{base}.{key}"), value, min, max);
+    }
+    let reconnect = &modem.reconnect;
+    if reconnect.max_backoff < reconnect.initial_backoff {
+        v.push(
+            format!("{base}.reconnect.max_backoff"),
+            format!(
+                "expected at least reconnect.initial_backoff ({}), got {}",
+                Dur(reconnect.initial_backoff),
+                Dur(reconnect.max_backoff)
+            ),
+        );
+    } else {
+        v.duration(
+            format!("{base}.reconnect.max_backoff"),
+            reconnect.max_backoff,
+            ms(10),
+            secs(86_400),
+        );
+    }
+    v.int(
+        format!("{base}.send_retries"),
+        modem.send_retries.into(),
+        0,
+        10,
+    );
+    v.int(
+        format!("{base}.sim_busy_retries"),
+        modem.sim_busy_retries.into(),
+        0,
+        1_000,
+    );
+    v.int(
+        format!("{base}.probe_attempts"),
+        modem.probe_attempts.into(),
+        1,
+        10,
+    );
 }
 
 fn check_smpp(v: &mut Checker, base: &str, link: &SmppLinkConfig, c: &Config) {

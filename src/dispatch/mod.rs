@@ -436,13 +436,10 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
         modem::ModemCollector::register(metrics.registry(), modem_metrics)
             .map_err(|e| GatewayError::Links(format!("metrics: {e}")))?;
     }
-    // A submit waits for its response at most the response timeout once written; allow as long again for
-    // the time it may queue in front of a link that is reconnecting. A modem's send may take longer: its
-    // prompt, +CMGS and the driver's retries.
-    let smpp_timeout = longest_smpp * 2 + Duration::from_secs(5);
+    let smpp_timeout = smpp_submit_timeout(longest_smpp);
     let mut longest_submit = smpp_timeout;
     for (d, modem_send) in dispatchers.iter_mut().zip(longest_modem) {
-        d.submit_timeout = smpp_timeout.max(modem_send + Duration::from_secs(5));
+        d.submit_timeout = submit_timeout(smpp_timeout, modem_send);
         longest_submit = longest_submit.max(d.submit_timeout);
     }
 
@@ -489,7 +486,7 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
         .collect();
     let stale_task = tokio::spawn(stale_lease_loop(
         store.clone(),
-        longest_submit * 3,
+        stale_lease_age(longest_submit),
         shutdown.clone(),
     ));
 
@@ -534,6 +531,26 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     })
 }
 
+/// How long an SMPP submit may take from hand-over to outcome, given the longest `response_timeout`: the
+/// response timeout once written, as long again for the time it may queue in front of a link that is
+/// reconnecting, and some slack.
+fn smpp_submit_timeout(longest_response_timeout: Duration) -> Duration {
+    longest_response_timeout * 2 + Duration::from_secs(5)
+}
+
+/// A carrier's submit timeout: the SMPP one, or longer when one of its modems may take longer over a send
+/// (`longest_modem_send`, [`modem::longest_send`]: its prompt, +CMGS and the driver's retries, all from the
+/// modem's configured timings).
+fn submit_timeout(smpp_timeout: Duration, longest_modem_send: Duration) -> Duration {
+    smpp_timeout.max(longest_modem_send + Duration::from_secs(5))
+}
+
+/// Leases older than this with no outcome are taken back: three times the longest submit timeout of any
+/// carrier, so a submit still waiting for its link is never taken for a dead one.
+fn stale_lease_age(longest_submit_timeout: Duration) -> Duration {
+    longest_submit_timeout * 3
+}
+
 /// Takes back, every [`STALE_SWEEP_EVERY`], leases older than `older_than` that got no outcome (a submit
 /// task that died): they are requeued as counted resends.
 async fn stale_lease_loop(store: Store, older_than: Duration, shutdown: CancellationToken) {
@@ -552,5 +569,51 @@ async fn stale_lease_loop(store: Store, older_than: Duration, shutdown: Cancella
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stale-lease age of a config with one modem carrier whose modem has `timing` (TOML lines).
+    fn stale_age_with_modem(timing: &str) -> Duration {
+        let text = format!(
+            "[simulator]\nenabled = false\n\
+             [[carriers]]\nid = \"gsm\"\nrate_limit = {{ per_second = 1 }}\n\
+             [[carriers.modem]]\ndevice = \"/dev/ttyUSB0\"\n{timing}\n\
+             [[routes]]\nprefix = \"*\"\ncarriers = [\"gsm\"]\n"
+        );
+        let config = Config::from_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+        let carrier = &config.carriers[0];
+        let hw = modem::hw_config(carrier, 0, &carrier.modem[0]).unwrap_or_else(|e| panic!("{e}"));
+        // No SMPP link: the least SMPP response timeout the engine starts from.
+        let smpp = smpp_submit_timeout(Duration::from_secs(10));
+        stale_lease_age(submit_timeout(smpp, modem::longest_send(&hw)))
+    }
+
+    #[test]
+    fn the_configured_modem_send_timeout_sets_the_stale_lease_age() {
+        // Defaults: (5s prompt + 2m send) x 4 tries + 3 x 2s pauses, + 5s, x 3.
+        assert_eq!(stale_age_with_modem(""), Duration::from_secs(3 * 511));
+        // A longer send timeout, no driver retries: (5s + 10m) + 5s, x 3.
+        assert_eq!(
+            stale_age_with_modem("send_timeout = \"10m\"\nsend_retries = 0"),
+            Duration::from_secs(3 * 610)
+        );
+        // Every part of a send is the modem's own: prompt, send timeout, retries and their pause.
+        assert_eq!(
+            stale_age_with_modem(
+                "send_timeout = \"20s\"\nprompt_timeout = \"1s\"\nsend_retries = 1\nsend_retry_delay = \"3s\""
+            ),
+            Duration::from_secs(3 * ((1 + 20) * 2 + 3 + 5))
+        );
+        // A short send never makes the sweep shorter than an SMPP submit's 2 x 10s + 5s.
+        assert_eq!(
+            stale_age_with_modem(
+                "send_timeout = \"1s\"\nprompt_timeout = \"100ms\"\nsend_retries = 0"
+            ),
+            Duration::from_secs(3 * 25)
+        );
     }
 }

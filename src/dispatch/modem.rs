@@ -173,6 +173,21 @@ pub fn hw_config(
     } else {
         (IncomingMode::Stored, ReportMode::Stored)
     };
+    m.health_interval = c.health_interval;
+    if let Some(limit) = c.command_timeout {
+        m = m.with_command_timeout(limit);
+    }
+    m = m.with_send_timeout(c.send_timeout);
+    m.prompt_timeout = c.prompt_timeout;
+    m.send_retries = c.send_retries;
+    m.send_retry_delay = c.send_retry_delay;
+    m.sim_busy_retries = c.sim_busy_retries;
+    m.sim_busy_delay = c.sim_busy_delay;
+    m.sim_error_recheck = c.sim_error_recheck;
+    m.probe_attempts = c.probe_attempts;
+    m.probe_timeout = c.probe_timeout;
+    m.reopen_backoff = (c.reconnect.initial_backoff, c.reconnect.max_backoff);
+    m.reassembly_timeout = c.reassembly_timeout;
     Ok(m)
 }
 

@@ -186,6 +186,8 @@ struct State {
     sent: Vec<SentSms>,
     commands: Vec<String>,
     delay: Duration,
+    /// Added to `delay` before the answer to a message body (`+CMGS: <mr>`).
+    send_delay: Duration,
     error_next: u32,
     cms_next: VecDeque<u16>,
     silent_next: u32,
@@ -242,6 +244,7 @@ impl SimModem {
             sent: Vec::new(),
             commands: Vec::new(),
             delay: Duration::ZERO,
+            send_delay: Duration::ZERO,
             error_next: 0,
             cms_next: VecDeque::new(),
             silent_next: 0,
@@ -457,6 +460,14 @@ impl SimHandle {
     /// Every answer comes this much later (a slow or busy modem).
     pub fn set_delay(&self, delay: Duration) {
         self.state().delay = delay;
+    }
+
+    /// From now on the network takes this much longer to answer each send: the final result code after a
+    /// message body (`+CMGS: <mr>`) comes this late, on top of [`SimHandle::set_delay`], while the `> `
+    /// prompt still comes at once (a congested radio network). The message counts as sent before the wait.
+    /// The simulated modem answers nothing else meanwhile.
+    pub fn set_send_delay(&self, delay: Duration) {
+        self.state().send_delay = delay;
     }
 
     /// The next `n` commands answer plain `ERROR`.
@@ -1060,7 +1071,7 @@ async fn run(
                                 body = None;
                                 let (echo, delay) = {
                                     let st = lock(&shared.state);
-                                    (st.echo, st.delay)
+                                    (st.echo, st.delay + st.send_delay)
                                 };
                                 let (reply, report) = answer_body(&mut lock(&shared.state), &text);
                                 if echo && pty.write_all(&text).await.is_err() {
@@ -1273,6 +1284,7 @@ mod tests {
             sent: Vec::new(),
             commands: Vec::new(),
             delay: Duration::ZERO,
+            send_delay: Duration::ZERO,
             error_next: 0,
             cms_next: VecDeque::new(),
             silent_next: 0,
