@@ -544,8 +544,8 @@ fn cases() -> Vec<Case> {
             "invalid type: string \"no\", expected a boolean",
         ),
         case(
-            "receipt_timeout below a minute",
-            with("#CARRIER_A", "receipt_timeout = \"30s\""),
+            "receipt_timeout below a second",
+            with("#CARRIER_A", "receipt_timeout = \"500ms\""),
             "carriers[0].receipt_timeout",
             "expected",
         ),

@@ -362,7 +362,7 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
         v.duration(
             format!("{base}.receipt_timeout"),
             carrier.receipt_timeout,
-            Duration::from_secs(60),
+            Duration::from_secs(1),
             Duration::from_secs(30 * 86_400),
         );
         if carrier.smpp.is_empty() && carrier.modem.is_empty() {

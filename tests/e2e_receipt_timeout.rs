@@ -1,0 +1,191 @@
+//! Every message reaches a final state, also when the carrier never sends its receipt: gRPC Submit -> store
+//! (SQLite in a temp dir) -> submit_sm over TCP to the SMSC simulator, whose receipts come far too late. Once
+//! a message's validity has run out and the carrier's `receipt_timeout` passed after it, the segment and the
+//! message end UNKNOWN, on GetMessage and on the event stream. A message sent without want_receipt is
+//! finished (final_at) as soon as it is SUBMITTED and never ends UNKNOWN. Loopback only, every wait bounded.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use smsbridge::api::pb;
+use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
+use tokio::time::Instant;
+
+mod harness;
+use harness::{Running, state_of};
+
+fn config(dir: &Path, port: u16) -> String {
+    format!(
+        r#"
+[api]
+listen = "127.0.0.1:0"
+
+[store.sqlite]
+path = "{db}"
+
+[metrics]
+enabled = false
+
+[simulator]
+enabled = false
+
+[[carriers]]
+id = "silent"
+rate_limit = {{ per_second = 1000 }}
+receipt_timeout = "1s"
+[[carriers.smpp]]
+host = "127.0.0.1"
+port = {port}
+system_id = "smsbridge"
+password = "sim"
+reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
+
+[[routes]]
+prefix = "*"
+carriers = ["silent"]
+default_sender = "SMSBRIDGE"
+"#,
+        db = dir.join("gw.db").display(),
+    )
+}
+
+async fn submit(gw: &mut Running, to: &str, validity_ms: i32, want_receipt: bool) -> String {
+    gw.client
+        .submit(pb::SubmitRequest {
+            to: to.into(),
+            body: Some(pb::submit_request::Body::Text("anyone there?".into())),
+            want_receipt,
+            validity: Some(prost_types::Duration {
+                seconds: i64::from(validity_ms / 1000),
+                nanos: (validity_ms % 1000) * 1_000_000,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("submit")
+        .into_inner()
+        .message_id
+}
+
+/// Polls GetMessage until `id` is in `state`, for at most `limit`.
+async fn wait_state(
+    gw: &mut Running,
+    id: &str,
+    state: pb::MessageState,
+    limit: Duration,
+) -> pb::Message {
+    let deadline = Instant::now() + limit;
+    loop {
+        let m = gw.get(id).await;
+        if state_of(&m) == state {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} not {state:?} after {limit:?}: {m:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_that_never_comes_ends_the_message_unknown_after_the_receipt_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The simulator accepts every submit_sm; its receipts would come after ten minutes.
+    let sim = Smsc::start(SmscConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        receipt_delay: (Duration::from_secs(600), Duration::from_secs(600)),
+        outcomes: vec![OutcomeWeight {
+            stat: "DELIVRD",
+            weight: 1.0,
+        }],
+        ..SmscConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    let mut gw = harness::start(
+        &config(dir.path(), sim.local_addr().port()),
+        "e2e_receipt_timeout.toml",
+    )
+    .await;
+
+    let started = Instant::now();
+    let waiting = submit(&mut gw, "+4915100000001", 1_500, true).await;
+    let no_receipt = submit(&mut gw, "+4915100000002", 1_500, false).await;
+
+    // Both go out and wait: SUBMITTED.
+    let m = wait_state(
+        &mut gw,
+        &waiting,
+        pb::MessageState::Submitted,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(m.final_at.is_none(), "still waiting for its receipt: {m:?}");
+    let m = wait_state(
+        &mut gw,
+        &no_receipt,
+        pb::MessageState::Submitted,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        m.final_at.is_some(),
+        "a message without want_receipt is finished once submitted: {m:?}"
+    );
+
+    // Validity 1.5 s + receipt_timeout 1 s (+ the 1 s sweep): UNKNOWN, not before 2.5 s.
+    let m = wait_state(
+        &mut gw,
+        &waiting,
+        pb::MessageState::Unknown,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(2_500),
+        "ended after {:?}, before validity + receipt_timeout",
+        started.elapsed()
+    );
+    assert!(m.final_at.is_some());
+    let seg = &m.segments[0];
+    assert_eq!(
+        pb::MessageState::try_from(seg.state).unwrap_or_default(),
+        pb::MessageState::Unknown
+    );
+    let why = seg.last_error.clone().unwrap_or_default();
+    assert!(why.contains("receipt_timeout"), "{why:?}");
+    // The carrier's message id is still shown: it did accept the message.
+    assert!(
+        m.segments[0]
+            .carrier_message_id
+            .as_deref()
+            .is_some_and(|id| !id.is_empty()),
+        "{m:?}"
+    );
+
+    // The event stream says so, under its own kind.
+    let events = gw
+        .events_until(
+            vec![pb::EventKind::Unknown],
+            Duration::from_secs(10),
+            |evs| !evs.is_empty(),
+        )
+        .await;
+    let ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Some(pb::event::Payload::StateChange(sc)) if sc.segment.is_none() => {
+                Some(sc.message_id.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, vec![waiting.clone()], "{events:?}");
+
+    // The message without want_receipt stays SUBMITTED: nobody waits for its receipt.
+    let m = gw.get(&no_receipt).await;
+    assert_eq!(state_of(&m), pb::MessageState::Submitted, "{m:?}");
+    gw.stop().await;
+}
