@@ -143,6 +143,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO retention (id, events_pruned_through) VALUES (1, 0);
     "#,
+    // 4: the carrier's message id exactly as it gave it (submit_sm_resp, +CMGS), beside the normalized one in
+    // carrier_msg_id that receipts are matched by: cancel_sm must quote the id as issued, and GetMessage shows
+    // it. Set together with carrier_msg_id; NULL in rows written before, which read as carrier_msg_id.
+    r#"
+    ALTER TABLE segments ADD COLUMN carrier_msg_id_raw TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
