@@ -212,7 +212,8 @@ async fn end_to_end_batched(dir: &std::path::Path, n: u64, clients: u64) {
                         (
                             d.key(),
                             Outcome::Submitted {
-                                carrier_message_id: cid,
+                                carrier_message_id: cid.clone(),
+                                carrier_message_id_raw: cid,
                             },
                         )
                     })
@@ -313,6 +314,7 @@ async fn end_to_end(dir: &std::path::Path, n: u64, clients: u64) {
                                     d.key(),
                                     Outcome::Submitted {
                                         carrier_message_id: cid.clone(),
+                                        carrier_message_id_raw: cid.clone(),
                                     },
                                 )
                                 .await

@@ -445,8 +445,12 @@ pub struct SegmentInfo {
     /// 0-based.
     pub index: u16,
     pub state: MessageState,
-    /// The carrier's id for this segment (from submit_sm_resp / +CMGS), once submitted.
+    /// The carrier's id for this segment (from submit_sm_resp / +CMGS), once submitted, normalized by the
+    /// carrier's `message_id_format`: the key its receipts are matched by.
     pub carrier_message_id: Option<String>,
+    /// The same id exactly as the carrier gave it (the normalized one for segments stored before raw ids
+    /// were kept); set exactly when `carrier_message_id` is.
+    pub carrier_message_id_raw: Option<String>,
     /// How many times it was handed to a link.
     pub attempts: u32,
     /// How many of those were resends after an unknown outcome (crash, timeout, link down mid-window).

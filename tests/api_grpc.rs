@@ -262,7 +262,8 @@ fn assert_increasing(events: &[pb::Event]) {
 }
 
 /// Plays the link: claims every ready segment of `carrier` and records the carrier's acceptance with ids
-/// `<prefix>-<segment>`.
+/// `<prefix>-<segment>` (normalized; the carrier gave them in upper case, as the dispatcher's "auto" folds
+/// them). Returns the normalized ids.
 async fn carrier_accepts(store: &Store, carrier: &str, prefix: &str) -> Vec<String> {
     let claimed = store
         .claim(&CarrierId::new(carrier), 100, UnixMs::now())
@@ -277,6 +278,7 @@ async fn carrier_accepts(store: &Store, carrier: &str, prefix: &str) -> Vec<Stri
                 d.key(),
                 Outcome::Submitted {
                     carrier_message_id: id.clone(),
+                    carrier_message_id_raw: id.to_uppercase(),
                 },
             )
             .await
@@ -599,7 +601,25 @@ async fn submit_then_get_message_through_delivery() {
     assert_eq!(ids.len(), 2);
     let m = get(&mut client, &answer.message_id).await;
     assert_eq!(m.state, pb::MessageState::Submitted as i32);
-    assert_eq!(m.carrier_message_ids, vec!["smsc-0", "smsc-1"]);
+    // Shown as the carrier gave them; the normalized receipt keys beside them.
+    assert_eq!(m.carrier_message_ids, vec!["SMSC-0", "SMSC-1"]);
+    let per_segment: Vec<_> = m
+        .segments
+        .iter()
+        .map(|s| {
+            (
+                s.carrier_message_id.as_deref(),
+                s.carrier_message_id_normalized.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_segment,
+        [
+            (Some("SMSC-0"), Some("smsc-0")),
+            (Some("SMSC-1"), Some("smsc-1"))
+        ]
+    );
     for (segment, (stat, err, nec)) in [
         ("DELIVRD", "000", None),
         ("UNDELIV", "0x1f", Some(vec![3u8, 0, 0x1f])),

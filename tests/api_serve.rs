@@ -257,6 +257,7 @@ async fn cli_send_waits_for_the_receipt_and_events_and_status_print_json() {
             dispatch.key(),
             Outcome::Submitted {
                 carrier_message_id: "a1b2c3".into(),
+                carrier_message_id_raw: "a1b2c3".into(),
             },
         )
         .await

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use smsbridge::api::pb;
-use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
+use smsbridge::sim::smsc::{IdFormat, OutcomeWeight, Smsc, SmscConfig};
 use smsbridge_protocol::smpp::CommandStatus;
 use tokio::time::Instant;
 
@@ -42,6 +42,11 @@ impl Running {
 const RECEIPT_DELAY: Duration = Duration::from_secs(3);
 
 async fn simulator(delay: Duration) -> Smsc {
+    simulator_issuing(IdFormat::Hex, delay).await
+}
+
+/// [`simulator`] handing out message ids in `id_format`.
+async fn simulator_issuing(id_format: IdFormat, delay: Duration) -> Smsc {
     let sim = Smsc::start(SmscConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         receipt_delay: (delay, delay),
@@ -49,6 +54,7 @@ async fn simulator(delay: Duration) -> Smsc {
             stat: "DELIVRD",
             weight: 1.0,
         }],
+        id_format,
         ..SmscConfig::default()
     })
     .await
@@ -391,6 +397,91 @@ async fn a_refused_cancel_sm_leaves_the_message_as_it_was() {
         !reached(&events, &r.message_id, pb::MessageState::Cancelled),
         "{events:?}"
     );
+    gw.stop().await;
+    sim.shutdown().await;
+}
+
+/// An SMSC whose ids the carrier's `message_id_format` ("auto", the default) normalizes to another string
+/// ("000000000000001A" -> "1a"), and that recognises an id in cancel_sm only as it issued it: GetMessage shows
+/// the ids as issued (and the normalized keys beside them), receipts still match, and cancel_sm quotes the id
+/// as issued and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carrier_ids_are_shown_and_cancelled_as_the_smsc_issued_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator_issuing(IdFormat::PaddedHex, RECEIPT_DELAY).await;
+    let control = sim.control();
+    let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
+    let kept = gw.submit(TO, "delivered").await;
+    let called_back = gw.submit(TO, "cancelled").await;
+    gw.wait_submitted(&kept.message_id).await;
+    gw.wait_submitted(&called_back.message_id).await;
+
+    let mut issued = Vec::new();
+    for id in [&kept.message_id, &called_back.message_id] {
+        let m = gw.get(id).await;
+        let seg = &m.segments[0];
+        let raw = seg.carrier_message_id.clone().expect("a carrier id");
+        assert!(
+            raw.len() == 16
+                && raw
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)),
+            "not as the simulator issued it: {m:?}"
+        );
+        let normalized = raw.trim_start_matches('0').to_ascii_lowercase();
+        assert_ne!(normalized, raw);
+        assert_eq!(
+            seg.carrier_message_id_normalized.as_deref(),
+            Some(normalized.as_str()),
+            "{m:?}"
+        );
+        assert_eq!(m.carrier_message_ids, std::slice::from_ref(&raw), "{m:?}");
+        issued.push(raw);
+    }
+
+    let answer = gw.cancel(&called_back.message_id).await;
+    assert_eq!(
+        answer.outcome,
+        pb::CancelOutcome::AlreadySubmitted as i32,
+        "{answer:?}"
+    );
+    assert!(answer.carrier_cancel_requested, "{answer:?}");
+    let events = gw
+        .events_until(Vec::new(), WAIT, |evs| {
+            reached(evs, &called_back.message_id, pb::MessageState::Cancelled)
+        })
+        .await;
+    assert!(
+        reached(
+            &events,
+            &called_back.message_id,
+            pb::MessageState::Cancelled
+        ),
+        "no CANCELLED event: {events:?}"
+    );
+    let cancels = control.recorded_cancels();
+    assert_eq!(cancels.len(), 1, "{cancels:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&cancels[0].message_id),
+        issued[1].as_str()
+    );
+    assert_eq!(cancels[0].status, CommandStatus::ESME_ROK);
+
+    // The other one's receipt (quoting the id as issued) is matched by its normalized form.
+    let m = gw.wait_final(&kept.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
+    assert_eq!(
+        m.segments[0]
+            .carrier_status
+            .as_ref()
+            .and_then(|c| c.stat.as_deref()),
+        Some("DELIVRD"),
+        "{m:?}"
+    );
+    assert_eq!(m.carrier_message_ids, [issued[0].clone()]);
+    assert_eq!(sim.counters().receipts_sent.load(Ordering::SeqCst), 1);
+    let m = gw.get(&called_back.message_id).await;
+    assert_eq!(state_of(&m), pb::MessageState::Cancelled, "{m:?}");
     gw.stop().await;
     sim.shutdown().await;
 }

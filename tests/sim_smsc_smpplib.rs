@@ -93,6 +93,13 @@ async fn run(id_format: IdFormat, delay: Duration) {
             IdFormat::Hex => assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}"),
             IdFormat::Decimal => assert!(id.chars().all(|c| c.is_ascii_digit()), "{id}"),
             IdFormat::Uuid => assert_eq!(id.len(), 36, "{id}"),
+            IdFormat::PaddedHex => assert!(
+                id.len() == 16
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)),
+                "{id}"
+            ),
         }
     }
     let c = sim.counters();
@@ -112,4 +119,9 @@ async fn smpplib_binds_submits_and_receives_receipts_hex_ids() {
 #[tokio::test]
 async fn smpplib_receives_delayed_receipts_with_uuid_ids() {
     run(IdFormat::Uuid, Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn smpplib_receives_receipts_with_padded_hex_ids() {
+    run(IdFormat::PaddedHex, Duration::ZERO).await;
 }

@@ -99,6 +99,7 @@ fn crash_child() {
                                     d.key(),
                                     Outcome::Submitted {
                                         carrier_message_id: format!("c{}", d.message_id),
+                                        carrier_message_id_raw: format!("c{}", d.message_id),
                                     },
                                 )
                                 .await

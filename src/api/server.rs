@@ -85,7 +85,8 @@ pub struct CarrierCancelRequest {
     /// address (SMPP 3.4 §4.9.1), and may quote its destination.
     pub from: String,
     pub to: String,
-    /// (segment index, carrier message id) of the segments the carrier holds and that are not final.
+    /// (segment index, carrier message id) of the segments the carrier holds and that are not final, each id
+    /// exactly as the carrier gave it: what cancel_sm quotes.
     pub carrier_message_ids: Vec<(u16, String)>,
 }
 
@@ -821,7 +822,8 @@ fn pb_segment(s: &SegmentInfo) -> pb::Segment {
     pb::Segment {
         index: u32::from(s.index),
         state: pb_state(s.state) as i32,
-        carrier_message_id: s.carrier_message_id.clone(),
+        carrier_message_id: s.carrier_message_id_raw.clone(),
+        carrier_message_id_normalized: s.carrier_message_id.clone(),
         attempts: s.attempts,
         resends: s.resends,
         submitted_at: s.submitted_at.map(timestamp),
@@ -861,7 +863,7 @@ pub fn pb_message(m: &Message) -> pb::Message {
         carrier_message_ids: m
             .segments
             .iter()
-            .filter_map(|s| s.carrier_message_id.clone())
+            .filter_map(|s| s.carrier_message_id_raw.clone())
             .collect(),
         segments: m.segments.iter().map(pb_segment).collect(),
         priority: pb_priority(m.priority) as i32,

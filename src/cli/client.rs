@@ -318,6 +318,7 @@ pub fn message_json(m: &pb::Message) -> Value {
             "index": s.index,
             "state": state_name(s.state),
             "carrier_message_id": s.carrier_message_id,
+            "carrier_message_id_normalized": s.carrier_message_id_normalized,
             "attempts": s.attempts,
             "carrier_status": s.carrier_status.as_ref().map(carrier_status_json),
             "last_error": s.last_error,

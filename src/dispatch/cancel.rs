@@ -16,9 +16,9 @@
 //! - No yes or no (a transient status, link down, no response in time): asked again a few times, then given
 //!   up, logged and counted; nothing changes.
 //!
-//! Carrier ids are quoted as the store holds them, i.e. normalized by the carrier's `message_id_format`; a
-//! carrier whose submit_sm_resp ids have leading zeros or upper-case hex digits needs
-//! `message_id_format = "opaque"` for its SMSC to recognise them in cancel_sm.
+//! Carrier ids are quoted exactly as the carrier gave them in submit_sm_resp (the store keeps them beside the
+//! normalized keys receipts are matched by), whatever the carrier's `message_id_format`: an SMSC looks up
+//! "00001A2B" as issued, not "1a2b". Segments stored before raw ids were kept quote the normalized id.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -576,8 +576,10 @@ fn outcome(
                 .accept_latency
                 .with_label_values(label)
                 .observe(c.elapsed.as_secs_f64());
+            // Matched by the normalized id; quoted (cancel_sm) and shown as the carrier gave it.
             Outcome::Submitted {
                 carrier_message_id: format.normalize(message_id),
+                carrier_message_id_raw: message_id.clone(),
             }
         }
         SubmitResult::Link(SubmitOutcome::Rejected { status }) => {
@@ -641,6 +643,7 @@ fn modem_outcome(
                 .observe(c.elapsed.as_secs_f64());
             Outcome::Submitted {
                 carrier_message_id: carrier_message_id.clone(),
+                carrier_message_id_raw: carrier_message_id.clone(),
             }
         }
         ModemOutcome::Rejected { reason } => {
@@ -727,7 +730,8 @@ mod tests {
                 1
             ),
             Outcome::Submitted {
-                carrier_message_id: "ab12".into()
+                carrier_message_id: "ab12".into(),
+                carrier_message_id_raw: "00AB12".into(),
             }
         );
         assert!(matches!(
@@ -817,7 +821,8 @@ mod tests {
                 1
             ),
             Outcome::Submitted {
-                carrier_message_id: "GSM/modem0:7:0112345678".into()
+                carrier_message_id: "GSM/modem0:7:0112345678".into(),
+                carrier_message_id_raw: "GSM/modem0:7:0112345678".into(),
             }
         );
         let reason =

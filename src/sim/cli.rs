@@ -20,7 +20,8 @@ pub struct SmscArgs {
     /// Receipt outcome mix, `STAT=weight,...` (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, UNKNOWN, ACCEPTD).
     #[arg(long, default_value = "DELIVRD=1")]
     pub outcomes: String,
-    /// Message id form.
+    /// Message id form: hex, decimal, uuid, or padded-hex (16 upper-case digits, recognised by cancel_sm and
+    /// query_sm only exactly as issued).
     #[arg(long, default_value = "hex")]
     pub id_format: IdFormat,
     /// ESME_RTHROTTLED above this many submits per second (0: never).

@@ -40,6 +40,11 @@ pub enum IdFormat {
     Decimal,
     /// A UUID (8-4-4-4-12).
     Uuid,
+    /// Upper-case hexadecimal, zero-padded to 16 digits (`000000000000001A`), and recognised by query_sm,
+    /// cancel_sm and replace_sm only exactly so, like an SMSC that looks its ids up as strings: an ESME that
+    /// quotes the id in another form (e.g. normalized to `1a`) gets ESME_RQUERYFAIL, ESME_RCANCELFAIL or
+    /// ESME_RREPLACEFAIL.
+    PaddedHex,
 }
 
 impl std::str::FromStr for IdFormat {
@@ -49,8 +54,9 @@ impl std::str::FromStr for IdFormat {
             "hex" => Ok(IdFormat::Hex),
             "decimal" => Ok(IdFormat::Decimal),
             "uuid" => Ok(IdFormat::Uuid),
+            "padded-hex" => Ok(IdFormat::PaddedHex),
             other => Err(format!(
-                "id format {other:?}: expected hex, decimal or uuid"
+                "id format {other:?}: expected hex, decimal, uuid or padded-hex"
             )),
         }
     }
@@ -682,6 +688,13 @@ fn format_id(format: IdFormat, salt: u64, id: u64) -> IdBuf {
             }
             out.len = digits;
         }
+        IdFormat::PaddedHex => {
+            const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+            for (k, b) in out.buf[..16].iter_mut().enumerate() {
+                *b = UPPER[((id >> (60 - 4 * k)) & 0xF) as usize];
+            }
+            out.len = 16;
+        }
         IdFormat::Uuid => {
             // 32 hex digits: the salt (version nibble forced to 4), then the counter in the last 12 digits.
             let hi = (salt & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
@@ -710,6 +723,12 @@ fn parse_id(format: IdFormat, id: &[u8]) -> Option<u64> {
         IdFormat::Decimal => s.parse().ok(),
         IdFormat::Hex => u64::from_str_radix(s, 16).ok(),
         IdFormat::Uuid => u64::from_str_radix(s.get(s.len().checked_sub(12)?..)?, 16).ok(),
+        IdFormat::PaddedHex => {
+            let as_issued = s.len() == 16
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+            as_issued.then(|| u64::from_str_radix(s, 16).ok()).flatten()
+        }
     }
 }
 
@@ -1499,7 +1518,12 @@ mod tests {
 
     #[test]
     fn ids_round_trip_in_every_format() {
-        for f in [IdFormat::Hex, IdFormat::Decimal, IdFormat::Uuid] {
+        for f in [
+            IdFormat::Hex,
+            IdFormat::Decimal,
+            IdFormat::Uuid,
+            IdFormat::PaddedHex,
+        ] {
             for n in [1u64, 255, 4096, 1_000_000_007] {
                 let id = format_id(f, 0x1234_5678_9abc_def0, n);
                 assert_eq!(parse_id(f, id.get()), Some(n), "{f:?} {n}");
@@ -1507,6 +1531,23 @@ mod tests {
         }
         assert_eq!(format_id(IdFormat::Hex, 0, 255).get(), b"ff");
         assert_eq!(format_id(IdFormat::Decimal, 0, 1009).get(), b"1009");
+        assert_eq!(
+            format_id(IdFormat::PaddedHex, 0, 0x1a2b).get(),
+            b"0000000000001A2B"
+        );
+        assert_eq!(
+            format_id(IdFormat::PaddedHex, 0, u64::MAX).get(),
+            b"FFFFFFFFFFFFFFFF"
+        );
+        // Only the form it issued is recognised.
+        for other in [
+            &b"1a2b"[..],
+            b"1A2B",
+            b"0000000000001a2b",
+            b"00000000000001A2B",
+        ] {
+            assert_eq!(parse_id(IdFormat::PaddedHex, other), None, "{other:?}");
+        }
         let u = format_id(IdFormat::Uuid, 0, 1);
         let s = std::str::from_utf8(u.get()).unwrap_or("");
         assert_eq!(s.len(), 36);

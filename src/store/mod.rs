@@ -11,10 +11,11 @@
 //!   [`Store::wait_events`] (or [`Store::subscribe`]) to follow live.
 //! - **Dispatcher** (one per carrier): [`Store::claim`] a window's worth of [`Dispatch`]es (they are leased: no
 //!   other claim returns them), hand them to links, then [`Store::record_outcome`] for each, exactly once:
-//!   `Submitted` with the carrier's id from submit_sm_resp / +CMGS, `Transient` with the retry time from the
-//!   backoff policy, `Permanent`, or `Unknown` when the answer never came (timeout, link lost mid-window): the
-//!   segment is sent again and the resend is counted. Call [`Store::expire`] periodically (e.g. every second),
-//!   and [`Store::requeue_stale_leases`] to take back segments a crashed link task never answered for.
+//!   `Submitted` with the carrier's id from submit_sm_resp / +CMGS (normalized, and as received),
+//!   `Transient` with the retry time from the backoff policy, `Permanent`, or `Unknown` when the answer never
+//!   came (timeout, link lost mid-window): the segment is sent again and the resend is counted. Call
+//!   [`Store::expire`] periodically (e.g. every second), and [`Store::requeue_stale_leases`] to take back
+//!   segments a crashed link task never answered for.
 //!   [`Store::queue_stats`] gives the depth per carrier for backpressure and metrics.
 //! - **Links / correlator**: on a receipt, [`Store::record_receipt`] with the *normalized* carrier message id
 //!   (the store compares exact strings), then answer deliver_sm_resp / delete the SIM entry. A receipt that
@@ -134,8 +135,15 @@ pub enum PermanentStatus {
 /// What a link reports about one dispatched segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The carrier accepted it: state `Submitted`, and (carrier, id) now maps to this segment.
-    Submitted { carrier_message_id: String },
+    /// The carrier accepted it: state `Submitted`, and (carrier, `carrier_message_id`) now maps to this
+    /// segment.
+    Submitted {
+        /// The carrier's id normalized by its `message_id_format`: the key receipts are matched by.
+        carrier_message_id: String,
+        /// The same id exactly as the carrier gave it (submit_sm_resp message_id, +CMGS): what cancel_sm
+        /// quotes and GetMessage shows. Equal to `carrier_message_id` when nothing normalizes it (modems).
+        carrier_message_id_raw: String,
+    },
     /// Try again at `retry_at` (throttled, busy, link error before sending); `Expired` instead when that is
     /// past the validity.
     Transient { retry_at: UnixMs, reason: String },
@@ -191,7 +199,8 @@ pub enum CancelOutcome {
     /// (`cancelled_segments`); the caller may try cancel_sm with these ids.
     AlreadySubmitted {
         carrier: CarrierId,
-        /// (segment index, carrier message id) of the submitted segments.
+        /// (segment index, carrier message id) of the submitted segments, each id exactly as the carrier gave
+        /// it (what cancel_sm must quote; the normalized form when it was stored before raw ids were kept).
         carrier_message_ids: Vec<(u16, String)>,
         /// Segments held by a link right now, whose carrier id is not known yet.
         in_flight: u16,

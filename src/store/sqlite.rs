@@ -1176,6 +1176,8 @@ struct Seg {
 struct SegUpdate<'a> {
     release_lease: bool,
     carrier_msg_id: Option<&'a str>,
+    /// The id as the carrier gave it; written whenever `carrier_msg_id` is (None then: NULL, read as it).
+    carrier_msg_id_raw: Option<&'a str>,
     last_error: Option<&'a str>,
     retry_at: Option<i64>,
     count_resend: bool,
@@ -1619,7 +1621,8 @@ impl Cx<'_, '_> {
                    err = CASE WHEN ?11 THEN ?13 ELSE err END,
                    network_error_code = CASE WHEN ?11 THEN ?14 ELSE network_error_code END,
                    done_date = CASE WHEN ?11 THEN ?15 ELSE done_date END,
-                   receipt_raw = CASE WHEN ?11 THEN ?16 ELSE receipt_raw END
+                   receipt_raw = CASE WHEN ?11 THEN ?16 ELSE receipt_raw END,
+                   carrier_msg_id_raw = CASE WHEN ?7 IS NULL THEN carrier_msg_id_raw ELSE ?17 END
                  WHERE msg_id = ?1 AND idx = ?2",
             )
             .and_then(|s| {
@@ -1640,6 +1643,7 @@ impl Cx<'_, '_> {
                     status.and_then(|s| s.network_error_code.as_deref()),
                     status.and_then(|s| s.done_date.as_deref()),
                     status.and_then(|s| s.raw.as_deref()),
+                    upd.carrier_msg_id_raw,
                 ])
             })
             .map_err(sql("updating a segment"))?;
@@ -2091,7 +2095,10 @@ impl Cx<'_, '_> {
         let mut held_applied = false;
         let mut seg_state = seg.state;
         match outcome {
-            Outcome::Submitted { carrier_message_id } => {
+            Outcome::Submitted {
+                carrier_message_id,
+                carrier_message_id_raw,
+            } => {
                 self.stmts
                     .get(
                         Hot::MapCarrierId,
@@ -2113,6 +2120,7 @@ impl Cx<'_, '_> {
                 let upd = SegUpdate {
                     release_lease: true,
                     carrier_msg_id: Some(&carrier_message_id),
+                    carrier_msg_id_raw: Some(&carrier_message_id_raw),
                     ..SegUpdate::default()
                 };
                 self.update_segment(&mut head, key.segment, seg.state, seg_state, &upd)?;
@@ -2373,12 +2381,27 @@ impl Cx<'_, '_> {
         if !sent {
             return Ok(CancelOutcome::Cancelled);
         }
+        // cancel_sm quotes the ids as the carrier gave them, not the normalized keys `segs` holds.
+        let mut carrier_message_ids = Vec::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT idx, COALESCE(carrier_msg_id_raw, carrier_msg_id) FROM segments
+                     WHERE msg_id = ?1 AND carrier_msg_id IS NOT NULL ORDER BY idx",
+                )
+                .map_err(sql("reading carrier message ids"))?;
+            let rows = stmt
+                .query_map([msg], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .map_err(sql("reading carrier message ids"))?;
+            for row in rows {
+                let (idx, cid) = row.map_err(sql("reading carrier message ids"))?;
+                carrier_message_ids.push((u16_of(idx, "segments.idx")?, cid));
+            }
+        }
         Ok(CancelOutcome::AlreadySubmitted {
             carrier: head.carrier.clone(),
-            carrier_message_ids: segs
-                .iter()
-                .filter_map(|s| s.carrier_msg_id.clone().map(|c| (s.idx, c)))
-                .collect(),
+            carrier_message_ids,
             in_flight: segs.iter().filter(|s| s.lease.is_some()).count() as u16,
             cancelled_segments: cancelled,
         })
@@ -2689,7 +2712,8 @@ fn read_message(
         let mut stmt = conn
             .prepare_cached(
                 "SELECT idx, state, carrier_msg_id, attempts, resends, lease, retry_at, submitted_at, final_at,
-                        last_error, stat, err, network_error_code, done_date, receipt_raw
+                        last_error, stat, err, network_error_code, done_date, receipt_raw,
+                        COALESCE(carrier_msg_id_raw, carrier_msg_id)
                  FROM segments WHERE msg_id = ?1 ORDER BY idx",
             )
             .map_err(sql("reading segments"))?;
@@ -2715,6 +2739,7 @@ fn read_message(
                         done_date: r.get(13)?,
                         raw: r.get(14)?,
                     },
+                    r.get::<_, Option<String>>(15)?,
                 ))
             })
             .map_err(sql("reading segments"))?;
@@ -2722,12 +2747,14 @@ fn read_message(
             let (
                 (idx, st, cid, attempts, resends, lease, retry_at, sub_at, fin_at, last_error),
                 status,
+                cid_raw,
             ) = row.map_err(sql("reading segments"))?;
             let has_status = status != CarrierStatus::default();
             segments.push(SegmentInfo {
                 index: u16_of(idx, "segments.idx")?,
                 state: state_of(st, "segments.state")?,
                 carrier_message_id: cid,
+                carrier_message_id_raw: cid_raw,
                 attempts: u32_of(attempts, "segments.attempts")?,
                 resends: u32_of(resends, "segments.resends")?,
                 in_flight: lease.is_some(),

@@ -143,10 +143,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO retention (id, events_pruned_through) VALUES (1, 0);
     "#,
-    // 4: messages submitted and still waiting for a receipt, by validity, for the receipt timeout
+    // 4: the carrier's message id exactly as it gave it (submit_sm_resp, +CMGS), beside the normalized one in
+    // carrier_msg_id that receipts are matched by: cancel_sm must quote the id as issued, and GetMessage shows
+    // it. Set together with carrier_msg_id; NULL in rows written before, which read as carrier_msg_id.
+    r#"
+    ALTER TABLE segments ADD COLUMN carrier_msg_id_raw TEXT;
+    "#,
+    // 5: messages submitted and still waiting for a receipt, by validity, for the receipt timeout
     // (`give_up_receipts`); and messages that asked for no receipt are finished once submitted (`final_at`).
     r#"
-    CREATE INDEX messages_awaiting_receipt ON messages(valid_until) WHERE state = 2 AND want_receipt = 1;
+    CREATE INDEX IF NOT EXISTS messages_awaiting_receipt ON messages(valid_until) WHERE state = 2 AND want_receipt = 1;
     UPDATE messages SET final_at = submitted_at
      WHERE state = 2 AND want_receipt = 0 AND final_at IS NULL AND submitted_at IS NOT NULL;
     "#,

@@ -363,6 +363,7 @@ async fn receipts_match_and_receipt_before_submit_is_held() {
             ds[0].key(),
             Outcome::Submitted {
                 carrier_message_id: "A1".into(),
+                carrier_message_id_raw: "A1".into(),
             },
         )
         .await
@@ -409,6 +410,7 @@ async fn receipts_match_and_receipt_before_submit_is_held() {
             ds[1].key(),
             Outcome::Submitted {
                 carrier_message_id: "B1".into(),
+                carrier_message_id_raw: "B1".into(),
             },
         )
         .await
@@ -480,6 +482,7 @@ async fn multipart_state_follows_its_segments() {
             ds[0].key(),
             Outcome::Submitted {
                 carrier_message_id: cids[0].into(),
+                carrier_message_id_raw: cids[0].into(),
             },
         )
         .await
@@ -496,6 +499,7 @@ async fn multipart_state_follows_its_segments() {
                 d.key(),
                 Outcome::Submitted {
                     carrier_message_id: cid.into(),
+                    carrier_message_id_raw: cid.into(),
                 },
             )
             .await
@@ -588,6 +592,7 @@ async fn cancel_before_and_after_submit() {
             ds[0].key(),
             Outcome::Submitted {
                 carrier_message_id: "S0".into(),
+                carrier_message_id_raw: "S0".into(),
             },
         )
         .await
@@ -761,7 +766,8 @@ async fn unknown_outcome_and_restart_resend_counted() {
             .record_outcome(
                 ds[0].key(),
                 Outcome::Submitted {
-                    carrier_message_id: "z".into()
+                    carrier_message_id: "z".into(),
+                    carrier_message_id_raw: "z".into(),
                 }
             )
             .await,
@@ -893,18 +899,21 @@ async fn batched_outcomes_and_receipts_answer_each_item() {
                 ds[0].key(),
                 Outcome::Submitted {
                     carrier_message_id: "BA".into(),
+                    carrier_message_id_raw: "BA".into(),
                 },
             ),
             (
                 stale,
                 Outcome::Submitted {
                     carrier_message_id: "BX".into(),
+                    carrier_message_id_raw: "BX".into(),
                 },
             ),
             (
                 ds[1].key(),
                 Outcome::Submitted {
                     carrier_message_id: "BB".into(),
+                    carrier_message_id_raw: "BB".into(),
                 },
             ),
         ])
@@ -984,6 +993,7 @@ async fn intermediate_receipt_records_status_only_and_final_state_sticks() {
             d.key(),
             Outcome::Submitted {
                 carrier_message_id: "E1".into(),
+                carrier_message_id_raw: "E1".into(),
             },
         )
         .await
@@ -1107,7 +1117,7 @@ async fn an_older_schema_is_migrated_at_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(v, schema::known_version());
-    assert_eq!(v, 4);
+    assert_eq!(v, 5);
     let index: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_awaiting_receipt'",
@@ -1115,7 +1125,145 @@ async fn an_older_schema_is_migrated_at_open() {
             |r| r.get(0),
         )
         .expect("index");
-    assert_eq!(index, 1, "migration 4 made the receipt timeout's index");
+    assert_eq!(index, 1, "migration 5 made the receipt timeout's index");
+}
+
+/// `Submitted` of a segment whose carrier id normalizes to something else (as "auto" makes "00001A2B" into
+/// "1a2b").
+fn submitted(normalized: &str, raw: &str) -> Outcome {
+    Outcome::Submitted {
+        carrier_message_id: normalized.into(),
+        carrier_message_id_raw: raw.into(),
+    }
+}
+
+#[tokio::test]
+async fn carrier_ids_are_kept_as_received_beside_the_normalized_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let id = submit_one(&store, msg("im", None, Priority::Normal, 2)).await;
+    let ds = store.claim(&carrier(), 2, now_far()).await.expect("claim");
+    let answers = store
+        .record_outcomes(vec![
+            (ds[0].key(), submitted("1a2b", "00001A2B")),
+            (ds[1].key(), submitted("1a2c", "00001A2C")),
+        ])
+        .await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+
+    let m = store.get(id).await.expect("get").expect("m");
+    let ids: Vec<_> = m
+        .segments
+        .iter()
+        .map(|s| {
+            (
+                s.carrier_message_id.as_deref(),
+                s.carrier_message_id_raw.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (Some("1a2b"), Some("00001A2B")),
+            (Some("1a2c"), Some("00001A2C"))
+        ]
+    );
+    // Receipts still match by the normalized id.
+    let matched = store
+        .record_receipt(
+            &carrier(),
+            "1a2b",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    assert_eq!(
+        matched,
+        ReceiptMatch::Matched {
+            message_id: id,
+            segment: 0
+        }
+    );
+    // Cancel hands over the ids as the carrier gave them, for cancel_sm to quote.
+    assert_eq!(
+        store.cancel(id).await.expect("cancel"),
+        CancelOutcome::AlreadySubmitted {
+            carrier: carrier(),
+            carrier_message_ids: vec![(0, "00001A2B".into()), (1, "00001A2C".into())],
+            in_flight: 0,
+            cancelled_segments: 0,
+        }
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn segments_stored_before_migration_4_read_their_normalized_id_as_received() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let store = Store::open_sqlite(&path).await.expect("open");
+    let old = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 1, now_far()).await.expect("claim");
+    store
+        .record_outcome(ds[0].key(), submitted("ab", "00AB"))
+        .await
+        .expect("outcome");
+    store.close().await;
+    {
+        // Back to schema 3 with the segment in it, as a build before migration 4 left it.
+        let conn = Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "ALTER TABLE segments DROP COLUMN carrier_msg_id_raw; PRAGMA user_version = 3;",
+        )
+        .expect("schema 3");
+    }
+
+    let store = Store::open_sqlite(&path).await.expect("open migrates");
+    let raw: Option<String> = Connection::open(&path)
+        .expect("raw open")
+        .query_row(
+            "SELECT carrier_msg_id_raw FROM segments WHERE msg_id = ?1",
+            [old.as_i64()],
+            |r| r.get(0),
+        )
+        .expect("the column is back");
+    assert_eq!(raw, None);
+    let m = store.get(old).await.expect("get").expect("old");
+    assert_eq!(m.segments[0].carrier_message_id.as_deref(), Some("ab"));
+    assert_eq!(m.segments[0].carrier_message_id_raw.as_deref(), Some("ab"));
+    assert_eq!(
+        store.cancel(old).await.expect("cancel"),
+        CancelOutcome::AlreadySubmitted {
+            carrier: carrier(),
+            carrier_message_ids: vec![(0, "ab".into())],
+            in_flight: 0,
+            cancelled_segments: 0,
+        }
+    );
+    // A receipt still finds it; a segment submitted now keeps its raw id.
+    assert!(matches!(
+        store
+            .record_receipt(
+                &carrier(),
+                "ab",
+                receipt(MessageState::Delivered, "DELIVRD")
+            )
+            .await,
+        Ok(ReceiptMatch::Matched { .. })
+    ));
+    let new = submit_one(&store, msg("im", None, Priority::Normal, 1)).await;
+    let ds = store.claim(&carrier(), 1, now_far()).await.expect("claim");
+    store
+        .record_outcome(ds[0].key(), submitted("cd", "00CD"))
+        .await
+        .expect("outcome");
+    let m = store.get(new).await.expect("get").expect("new");
+    assert_eq!(
+        m.segments[0].carrier_message_id_raw.as_deref(),
+        Some("00CD")
+    );
+    store.close().await;
 }
 
 /// Counts straight from the tables, to check the writer's published depths against.
@@ -1175,7 +1323,8 @@ async fn random_operations_keep_depths_and_states_consistent() {
                         let cid = format!("c{step}");
                         submitted.push(cid.clone());
                         Outcome::Submitted {
-                            carrier_message_id: cid,
+                            carrier_message_id: cid.clone(),
+                            carrier_message_id_raw: cid,
                         }
                     }
                     1 => Outcome::Transient {
@@ -1300,6 +1449,7 @@ async fn submit_all(store: &Store, prefix: &str) -> Vec<Dispatch> {
                 d.key(),
                 Outcome::Submitted {
                     carrier_message_id: format!("{prefix}{}", d.segment),
+                    carrier_message_id_raw: format!("{prefix}{}", d.segment),
                 },
             )
             .await
@@ -1686,6 +1836,7 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
                 d.key(),
                 Outcome::Submitted {
                     carrier_message_id: format!("{}-{}", d.message_id, d.segment),
+                    carrier_message_id_raw: format!("{}-{}", d.message_id, d.segment),
                 },
             )
             .await

@@ -77,6 +77,7 @@ async fn send(store: &Store, n: usize, tag: &str) -> Vec<String> {
                 d.key(),
                 Outcome::Submitted {
                     carrier_message_id: format!("{tag}-{}-{}", d.message_id, d.segment),
+                    carrier_message_id_raw: format!("{tag}-{}-{}", d.message_id, d.segment),
                 },
             )
         })
@@ -84,7 +85,9 @@ async fn send(store: &Store, n: usize, tag: &str) -> Vec<String> {
     let ids = outcomes
         .iter()
         .map(|(_, o)| match o {
-            Outcome::Submitted { carrier_message_id } => carrier_message_id.clone(),
+            Outcome::Submitted {
+                carrier_message_id, ..
+            } => carrier_message_id.clone(),
             _ => unreachable!("only Submitted is built above"),
         })
         .collect();
