@@ -37,6 +37,10 @@ use tonic::Request;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
+/// The load generator should be cheap: the same allocator as the gateway binary (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOKEN: &str = "load-test-token-0123456789";
 const SMSC_ACCOUNT: (&str, &str) = ("smsbridge", "load");
 
