@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::auth::{AuthenticatedClient, Authenticator};
+use super::coalesce::CoalescingIo;
 use super::pb;
 use super::plan::{Encoding, PlanError, Planner};
 use super::validate::{self, FieldError, SubmitDefaults, ValidBody, ValidSubmit};
@@ -940,10 +941,12 @@ impl ApiServer {
             move |req: Request<()>| auth.intercept(req),
         );
         let stop = shutdown.clone();
-        // Small answers must not wait for a delayed ACK (Nagle): ~40 ms per call otherwise.
+        // Small answers must not wait for a delayed ACK (Nagle): ~40 ms per call otherwise. Instead, the
+        // answers that are ready together go out in one write (see `coalesce`).
         let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |conn| {
-            conn.inspect(|s| {
+            conn.map(|s| {
                 let _ = s.set_nodelay(true);
+                CoalescingIo::new(s)
             })
         });
         tonic::transport::Server::builder()
