@@ -13,7 +13,10 @@
 //!
 //! Environment: `LOAD_MESSAGES` (default 50,000), `LOAD_CLIENTS` (concurrent submitters, default 64),
 //! `LOAD_CONNECTIONS` (HTTP/2 connections they share, default 4), `LOAD_BATCH`, `LOAD_RATE`,
-//! `LOAD_TIMEOUT_SECS` (per run, default 120), `LOAD_GATEWAY_BIN` (another gateway binary, for A/B runs), `LOAD_WINDOW` (SMPP window, default 256), `LOAD_LOG` (the gateway's log level, default warn), `LOAD_KEEP=1` keeps
+//! `LOAD_TIMEOUT_SECS` (per run, default 120), `LOAD_GATEWAY_BIN` (another gateway binary, for A/B runs),
+//! `LOAD_WINDOW` (SMPP window, default 256), `LOAD_LOG` (the gateway's log level, default warn), `LOAD_COALESCE=0` (the
+//! clients' connections write each request on its own instead of coalescing what is ready together, as the
+//! gateway does: `smsbridge::api::coalesce`), `LOAD_KEEP=1` keeps
 //! the temp directory (config, store, logs) for inspection.
 //!
 //! The gateway binary is the one cargo builds for this package (`CARGO_BIN_EXE_smsbridge`, which cargo sets
@@ -36,6 +39,10 @@ use smsbridge::api::pb::gateway_client::GatewayClient;
 use tonic::Request;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
+
+/// The load generator should be cheap: the same allocator as the gateway binary (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TOKEN: &str = "load-test-token-0123456789";
 const SMSC_ACCOUNT: (&str, &str) = ("smsbridge", "load");
@@ -60,6 +67,7 @@ struct Settings {
     timeout: Duration,
     window: u32,
     keep: bool,
+    coalesce: bool,
 }
 
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -102,6 +110,7 @@ impl Settings {
             timeout: Duration::from_secs(env_num("LOAD_TIMEOUT_SECS", 120u64)),
             window: env_num("LOAD_WINDOW", 256u32),
             keep: std::env::var("LOAD_KEEP").is_ok_and(|v| v == "1"),
+            coalesce: std::env::var("LOAD_COALESCE").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -418,7 +427,7 @@ impl Api {
     }
 }
 
-async fn connect(addr: &str, connections: usize, deadline: Instant) -> Api {
+async fn connect(addr: &str, connections: usize, coalesce: bool, deadline: Instant) -> Api {
     let auth: MetadataValue<_> = format!("Bearer {TOKEN}")
         .parse()
         .expect("the token is ASCII");
@@ -429,7 +438,32 @@ async fn connect(addr: &str, connections: usize, deadline: Instant) -> Api {
                 .expect("a valid URL")
                 .connect_timeout(Duration::from_secs(2))
                 .tcp_nodelay(true);
-            match endpoint.connect().await {
+            let connected = if coalesce {
+                // The same TCP connection tonic would make, with the requests that are ready together
+                // written in one go (`smsbridge::api::coalesce`): a load generator should be cheap.
+                let target = endpoint.uri().authority().map(|a| a.to_string());
+                endpoint
+                    .connect_with_connector(tower::service_fn(move |_| {
+                        let target = target.clone();
+                        async move {
+                            let target = target.ok_or_else(|| {
+                                std::io::Error::new(
+                                    std::io::ErrorKind::InvalidInput,
+                                    "no host:port",
+                                )
+                            })?;
+                            let stream = tokio::net::TcpStream::connect(target).await?;
+                            stream.set_nodelay(true)?;
+                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                                smsbridge::api::coalesce::CoalescingIo::new(stream),
+                            ))
+                        }
+                    }))
+                    .await
+            } else {
+                endpoint.connect().await
+            };
+            match connected {
                 Ok(ch) => {
                     channels.push(ch);
                     break;
@@ -1028,11 +1062,16 @@ fn main() {
     let dir = tmp.path().to_path_buf();
     let ticks = clock_ticks();
     println!(
-        "load: mode {:?}, {} messages, {} clients on {} connections, batch {}, window {}, timeout {} s, dir {}",
+        "load: mode {:?}, {} messages, {} clients on {} connections{}, batch {}, window {}, timeout {} s, dir {}",
         s.mode,
         s.messages,
         s.clients,
         s.connections,
+        if s.coalesce {
+            " (coalesced writes)"
+        } else {
+            ""
+        },
         s.batch,
         s.window,
         s.timeout.as_secs(),
@@ -1068,6 +1107,7 @@ fn main() {
         let api = connect(
             &format!("http://127.0.0.1:{api_port}"),
             s.connections,
+            s.coalesce,
             Instant::now() + Duration::from_secs(30),
         )
         .await;

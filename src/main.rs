@@ -11,6 +11,12 @@ use clap::{Parser, Subcommand};
 
 use smsbridge::cli;
 
+/// mimalloc instead of glibc's malloc: the gRPC and link paths make many small, short-lived allocations per
+/// message, and glibc's malloc/free were ~15 % of the tokio workers' time under load (benches/notes-load.md,
+/// round 3).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "smsbridge", version, about = "SMS gateway and carrier bridge")]
 struct Cli {

@@ -89,18 +89,33 @@ fn date_label<'a>(
 }
 
 /// A label and its colon (`stat:`, `Submit Date :`); labels are matched in any letter case.
+///
+/// The first letter picks the labels worth trying: this runs at every word of a receipt and at every value
+/// (to tell `sub: dlvrd:001` from a value), so most calls are on words that are no label at all.
 fn label(input: &[u8]) -> IResult<&[u8], Field> {
-    let (rest, field) = alt((
-        value(Field::SubmitDate, date_label("submit")),
-        value(Field::DoneDate, date_label("done")),
-        value(Field::Dlvrd, tag_no_case("dlvrd")),
-        value(Field::Stat, tag_no_case("stat")),
-        value(Field::Text, tag_no_case("text")),
-        value(Field::Sub, tag_no_case("sub")),
-        value(Field::Err, tag_no_case("err")),
-        value(Field::Id, tag_no_case("id")),
-    ))
-    .parse(input)?;
+    let (rest, field) = match input.first().map(u8::to_ascii_lowercase) {
+        // `sub` is a prefix of `submit`: the date label goes first.
+        Some(b's') => alt((
+            value(Field::SubmitDate, date_label("submit")),
+            value(Field::Stat, tag_no_case("stat")),
+            value(Field::Sub, tag_no_case("sub")),
+        ))
+        .parse(input)?,
+        Some(b'd') => alt((
+            value(Field::DoneDate, date_label("done")),
+            value(Field::Dlvrd, tag_no_case("dlvrd")),
+        ))
+        .parse(input)?,
+        Some(b't') => value(Field::Text, tag_no_case("text")).parse(input)?,
+        Some(b'e') => value(Field::Err, tag_no_case("err")).parse(input)?,
+        Some(b'i') => value(Field::Id, tag_no_case("id")).parse(input)?,
+        _ => {
+            return Err(nom::Err::Error(nom::error::Error::new(
+                input,
+                nom::error::ErrorKind::Tag,
+            )));
+        }
+    };
     let (rest, _) = (space0, tag(":")).parse(rest)?;
     Ok((rest, field))
 }
@@ -662,6 +677,88 @@ impl StandardReceipt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `label` as it was before it dispatched on the first letter: every label tried in turn.
+    fn label_tried_in_turn(input: &[u8]) -> IResult<&[u8], Field> {
+        let (rest, field) = alt((
+            value(Field::SubmitDate, date_label("submit")),
+            value(Field::DoneDate, date_label("done")),
+            value(Field::Dlvrd, tag_no_case("dlvrd")),
+            value(Field::Stat, tag_no_case("stat")),
+            value(Field::Text, tag_no_case("text")),
+            value(Field::Sub, tag_no_case("sub")),
+            value(Field::Err, tag_no_case("err")),
+            value(Field::Id, tag_no_case("id")),
+        ))
+        .parse(input)?;
+        let (rest, _) = (space0, tag(":")).parse(rest)?;
+        Ok((rest, field))
+    }
+
+    #[test]
+    fn label_finds_what_trying_every_label_finds() {
+        let words: &[&[u8]] = &[
+            b"id:1",
+            b"ID :1",
+            b"Id:",
+            b"sub:001",
+            b"SUB:",
+            b"submit date:2611",
+            b"Submit_Date:",
+            b"submitdate:",
+            b"SUBMIT  DATE :",
+            b"submit:",
+            b"subx:",
+            b"done date:",
+            b"DONE_date:",
+            b"donedate:",
+            b"done:",
+            b"dlvrd:001",
+            b"Dlvrd :",
+            b"stat:DELIVRD",
+            b"STAT:",
+            b"state:",
+            b"err:000",
+            b"Err:",
+            b"error:",
+            b"text:hi",
+            b"TEXT :",
+            b"texts:",
+            b"idx:",
+            b"i",
+            b"",
+            b":",
+            b"0123456789",
+            b"DELIVRD",
+            b" id:",
+            b"\xffid:",
+            b"s",
+            b"d",
+            b"e",
+            b"t",
+        ];
+        for w in words {
+            assert_eq!(
+                label(w).ok(),
+                label_tried_in_turn(w).ok(),
+                "{:?}",
+                String::from_utf8_lossy(w)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_agrees_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+                                     prefix in proptest::sample::select(vec![
+                                         "", "id", "sub", "submit", "submit date", "done date", "dlvrd",
+                                         "stat", "err", "text", "ST", "Sub", "DONE",
+                                     ])) {
+            let mut input = prefix.as_bytes().to_vec();
+            input.extend_from_slice(&bytes);
+            proptest::prop_assert_eq!(label(&input).ok(), label_tried_in_turn(&input).ok());
+        }
+    }
 
     #[test]
     fn appendix_b_example() {

@@ -12,6 +12,7 @@ pub mod pb {
 }
 
 pub mod auth;
+pub mod coalesce;
 pub mod plan;
 pub mod server;
 pub mod validate;

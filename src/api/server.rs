@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::auth::{AuthenticatedClient, Authenticator};
+use super::coalesce::CoalescingIo;
 use super::pb;
 use super::plan::{Encoding, PlanError, Planner};
 use super::validate::{self, FieldError, SubmitDefaults, ValidBody, ValidSubmit};
@@ -29,8 +30,11 @@ use crate::store::{self, Store, StoreError};
 
 /// Events read from the store per query while streaming.
 const EVENT_BATCH: usize = 256;
-/// Events buffered per stream before the reader waits for the client.
-const STREAM_BUFFER: usize = 256;
+/// Batches (of at most [`EVENT_BATCH`] events) buffered per stream before the reader waits for the client.
+const STREAM_BATCHES: usize = 1;
+
+/// The events of one store read, as a stream sends them; an error ends the stream.
+type EventBatch = Vec<Result<pb::Event, Status>>;
 
 /// Why no carrier (or no sender) can be chosen for a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -573,11 +577,13 @@ impl pb::gateway_server::Gateway for GatewayService {
         client_of(&request)?;
         let req = request.into_inner();
         let filter = KindFilter::new(&req.kinds)?;
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (tx, rx) = mpsc::channel(STREAM_BATCHES);
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
         tokio::spawn(follow_events(store, req.after_cursor, filter, tx, shutdown));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        // One channel message per store read, not per event: the hand-over to the response is per batch.
+        let events = futures::StreamExt::flat_map(ReceiverStream::new(rx), futures::stream::iter);
+        Ok(Response::new(Box::pin(events)))
     }
 
     async fn status(
@@ -671,13 +677,13 @@ async fn follow_events(
     store: Store,
     mut cursor: u64,
     filter: KindFilter,
-    tx: mpsc::Sender<Result<pb::Event, Status>>,
+    tx: mpsc::Sender<EventBatch>,
     shutdown: CancellationToken,
 ) {
     loop {
         let batch = tokio::select! {
             _ = shutdown.cancelled() => {
-                let _ = tx.send(Err(Status::unavailable("the gateway is shutting down; resume from your last cursor"))).await;
+                let _ = tx.send(vec![Err(Status::unavailable("the gateway is shutting down; resume from your last cursor"))]).await;
                 return;
             }
             _ = tx.closed() => return,
@@ -686,10 +692,11 @@ async fn follow_events(
         let events = match batch {
             Ok(events) => events,
             Err(err) => {
-                let _ = tx.send(Err(store_status(err))).await;
+                let _ = tx.send(vec![Err(store_status(err))]).await;
                 return;
             }
         };
+        let mut out = Vec::with_capacity(events.len());
         for event in events {
             cursor = cursor.max(event.cursor);
             // Filter before building the message (its id as text is an allocation per event).
@@ -700,12 +707,15 @@ async fn follow_events(
             if !filter.wants(kind) {
                 continue;
             }
-            let out = pb_event(&event);
-            // A client that stops reading must not hold up shutdown.
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                sent = tx.send(Ok(out)) => if sent.is_err() { return; },
-            }
+            out.push(Ok(pb_event(&event)));
+        }
+        if out.is_empty() {
+            continue;
+        }
+        // A client that stops reading must not hold up shutdown.
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            sent = tx.send(out) => if sent.is_err() { return; },
         }
     }
 }
@@ -944,10 +954,12 @@ impl ApiServer {
             move |req: Request<()>| auth.intercept(req),
         );
         let stop = shutdown.clone();
-        // Small answers must not wait for a delayed ACK (Nagle): ~40 ms per call otherwise.
+        // Small answers must not wait for a delayed ACK (Nagle): ~40 ms per call otherwise. Instead, the
+        // answers that are ready together go out in one write (see `coalesce`).
         let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |conn| {
-            conn.inspect(|s| {
+            conn.map(|s| {
                 let _ = s.set_nodelay(true);
+                CoalescingIo::new(s)
             })
         });
         tonic::transport::Server::builder()
