@@ -6,12 +6,10 @@
 //! and a read, so with 64 clients the gateway made ~0.8 `writev` per message.
 //!
 //! [`CoalescingIo`] makes the connection task step back once before it writes: the first write of a burst
-//! yields (`tokio::task::yield_now`) and answers `Pending`, so the tasks that are already runnable (the other
-//! answered calls) queue their frames first, and the next poll writes them all in one go. When nothing else
-//! is runnable the task is polled again at once, so an idle server answers as fast as before (one extra
-//! poll, no timer).
+//! wakes the task and answers `Pending`, so the tasks that are already runnable (the other answered calls)
+//! queue their frames first, and the next poll writes them all in one go. When nothing else is runnable the
+//! task is polled again at once, so an idle server answers as fast as before (one extra poll, no timer).
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -45,10 +43,11 @@ impl<T> CoalescingIo<T> {
             Poll::Ready(())
         } else {
             self.yielded = true;
-            // `yield_now` defers the wakeup until this worker has run what is runnable now (or polls the
-            // driver: at the latest every 61 tasks). Waking itself instead would also wake an idle worker
-            // (a futex call, and that worker steals the task): measured, that gave back most of the gain.
-            let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+            // Waking itself puts the task at the back of this worker's run queue: the tasks ahead of it
+            // run first. (`tokio::task::yield_now` instead defers the wakeup until the worker runs out of
+            // tasks; measured, it batched less: ~24k writev per 50,000 messages against ~15k, and more
+            // instructions in all, though fewer futex calls.)
+            cx.waker().wake_by_ref();
             Poll::Pending
         }
     }
