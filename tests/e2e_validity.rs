@@ -355,3 +355,59 @@ async fn sms_submit_tp_vp_is_the_time_left_rounded_down_to_the_relative_table() 
 
     gw.stop().await;
 }
+
+/// A message whose validity runs out while it waits for its carrier's rate limit is never sent: it ends
+/// EXPIRED, and the carrier never sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_validity_ends_while_it_waits_for_the_rate_limit_is_not_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Smsc::start(SmscConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        receipt_delay: (Duration::from_millis(20), Duration::from_millis(20)),
+        outcomes: vec![OutcomeWeight {
+            stat: "DELIVRD",
+            weight: 1.0,
+        }],
+        ..SmscConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    let control = sim.control();
+    control.record_submits(true);
+    // One segment every two seconds, no burst beyond it.
+    let text = smpp_config(dir.path(), sim.local_addr().port()).replacen(
+        "rate_limit = { per_second = 1000 }",
+        "rate_limit = { per_second = 0.5, burst = 1 }",
+        1,
+    );
+    assert!(
+        text.contains("per_second = 0.5"),
+        "the told carrier is slowed"
+    );
+    let mut gw = harness::start(&text, "e2e_validity_rate.toml").await;
+
+    // The first takes the one token; the second waits about two seconds for the next, longer than its
+    // one-second validity.
+    let first = submit(&mut gw, "+4915100000011", Some(Duration::from_secs(30))).await;
+    let late = submit(&mut gw, "+4915100000012", Some(Duration::from_secs(1))).await;
+    let m = gw.wait_final(&late).await;
+    assert_eq!(state_of(&m), pb::MessageState::Expired, "{m:?}");
+    let m = gw.wait_final(&first).await;
+    assert_eq!(state_of(&m), pb::MessageState::Delivered, "{m:?}");
+    // Give a wrongly sent one time to arrive, then check the carrier never got it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent: Vec<Vec<u8>> = control
+        .recorded_submits()
+        .into_iter()
+        .map(|s| s.destination_addr)
+        .collect();
+    assert!(
+        sent.iter().any(|a| a == b"4915100000011"),
+        "the first went out: {sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|a| a == b"4915100000012"),
+        "the expired one was sent anyway"
+    );
+    gw.stop().await;
+}

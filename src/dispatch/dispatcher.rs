@@ -223,6 +223,20 @@ impl Dispatcher {
                     }
                     continue 'outer;
                 };
+                // Waiting for the rate limit or a window slot may have outlived the message's validity:
+                // it is never sent after it (the store makes it EXPIRED).
+                if d.valid_until <= UnixMs::now() {
+                    self.limiter.give_back(1);
+                    link.give_back_own_token();
+                    drop(permit);
+                    send_done(
+                        &done_tx,
+                        &d,
+                        SubmitResult::Returned("its validity ran out while it waited to be sent"),
+                    )
+                    .await;
+                    continue;
+                }
                 // The time left is taken now, as late as possible before the link writes the PDU.
                 let remaining = self
                     .send_validity
