@@ -442,19 +442,21 @@ async fn expire_loop(
                         return;
                     }
                 }
-                for (carrier, timeout) in &receipt_timeouts {
-                    let before = now.plus_ms(-i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
-                    match store.give_up_receipts(carrier, before).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::warn!(
-                            carrier = %carrier,
-                            segments = n,
-                            receipt_timeout = ?timeout,
-                            "no receipt came within the receipt timeout after the validity ran out: UNKNOWN"
-                        ),
-                        Err(StoreError::Closed) => return,
-                        Err(err) => tracing::warn!(error = %err, "ending unanswered receipts failed"),
-                    }
+                let deadlines: Vec<_> = receipt_timeouts
+                    .iter()
+                    .map(|(carrier, timeout)| {
+                        let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+                        (carrier.clone(), now.plus_ms(-ms))
+                    })
+                    .collect();
+                match store.give_up_receipts(&deadlines).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(
+                        segments = n,
+                        "no receipt came within the carrier's receipt_timeout after the validity ran out: UNKNOWN"
+                    ),
+                    Err(StoreError::Closed) => return,
+                    Err(err) => tracing::warn!(error = %err, "ending unanswered receipts failed"),
                 }
             }
         }

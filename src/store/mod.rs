@@ -418,13 +418,13 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
         segments: Vec<u16>,
     ) -> impl Future<Output = Result<CarrierCancelApplied, StoreError>> + Send;
     fn expire(&self, now: UnixMs) -> impl Future<Output = Result<ExpireReport, StoreError>> + Send;
-    /// Ends UNKNOWN the segments of `carrier`'s messages that still wait for a receipt although the message's
-    /// validity ran out before `valid_before` (the carrier's receipt timeout ago). Messages that did not ask
-    /// for a receipt are left alone. Returns how many segments ended.
+    /// For each `(carrier, valid_before)`: ends UNKNOWN the segments of that carrier's messages that still
+    /// wait for a receipt although the message's validity ran out before `valid_before` (the carrier's
+    /// receipt timeout ago). One writer request for all of them. Messages that did not ask for a receipt are
+    /// left alone. Returns how many segments ended.
     fn give_up_receipts(
         &self,
-        carrier: &CarrierId,
-        valid_before: UnixMs,
+        deadlines: &[(CarrierId, UnixMs)],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Takes back leases older than `leased_before` that got no outcome (a dispatcher or link that died
     /// without answering): they are requeued as resends, counted. Returns how many were requeued.
@@ -557,14 +557,13 @@ impl Store {
         delegate!(self, e => e.expire(now).await)
     }
 
-    /// Ends UNKNOWN the segments of `carrier` still waiting for a receipt of messages whose validity ran out
-    /// before `valid_before`; see [`StoreEngine::give_up_receipts`]. Returns how many segments ended.
+    /// Ends UNKNOWN the segments still waiting for a receipt of messages whose validity ran out before their
+    /// carrier's `valid_before`; see [`StoreEngine::give_up_receipts`]. Returns how many segments ended.
     pub async fn give_up_receipts(
         &self,
-        carrier: &CarrierId,
-        valid_before: UnixMs,
+        deadlines: &[(CarrierId, UnixMs)],
     ) -> Result<u64, StoreError> {
-        delegate!(self, e => e.give_up_receipts(carrier, valid_before).await)
+        delegate!(self, e => e.give_up_receipts(deadlines).await)
     }
 
     /// Requeues (as counted resends) segments leased before `leased_before` that never got an outcome. A

@@ -175,7 +175,7 @@ enum Op {
     CarrierCancel(MessageId, Vec<u16>, Reply<CarrierCancelApplied>),
     Expire(UnixMs, Reply<ExpireReport>),
     RequeueStale(UnixMs, Reply<u64>),
-    GiveUpReceipts(CarrierId, UnixMs, Reply<u64>),
+    GiveUpReceipts(Vec<(CarrierId, UnixMs)>, Reply<u64>),
     Prune(retention::PruneChunk, Reply<PruneReport>),
     Shutdown,
 }
@@ -777,14 +777,12 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::RequeueStale(leased_before, r)).await
     }
 
-    async fn give_up_receipts(
-        &self,
-        carrier: &CarrierId,
-        valid_before: UnixMs,
-    ) -> Result<u64, StoreError> {
-        let carrier = carrier.clone();
-        self.call(|r| Op::GiveUpReceipts(carrier, valid_before, r))
-            .await
+    async fn give_up_receipts(&self, deadlines: &[(CarrierId, UnixMs)]) -> Result<u64, StoreError> {
+        if deadlines.is_empty() {
+            return Ok(0);
+        }
+        let deadlines = deadlines.to_vec();
+        self.call(|r| Op::GiveUpReceipts(deadlines, r)).await
     }
 
     async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
@@ -1145,7 +1143,7 @@ fn fail_op(op: Op, e: &StoreError) -> bool {
         Op::CarrierCancel(_, _, r) => drop(r.send(Err(e))),
         Op::Expire(_, r) => drop(r.send(Err(e))),
         Op::RequeueStale(_, r) => drop(r.send(Err(e))),
-        Op::GiveUpReceipts(_, _, r) => drop(r.send(Err(e))),
+        Op::GiveUpReceipts(_, r) => drop(r.send(Err(e))),
         Op::Prune(_, r) => drop(r.send(Err(e))),
         Op::Shutdown => return false,
     }
@@ -1295,9 +1293,7 @@ impl Cx<'_, '_> {
             }
             Op::Expire(at, r) => settle(r, self.expire(at)),
             Op::RequeueStale(before, r) => settle(r, self.requeue_stale(before)),
-            Op::GiveUpReceipts(carrier, before, r) => {
-                settle(r, self.give_up_receipts(&carrier, before))
-            }
+            Op::GiveUpReceipts(deadlines, r) => settle(r, self.give_up_receipts(&deadlines)),
             Op::Shutdown => (None, Box::new(|_: Option<&StoreError>| {})),
         }
     }
@@ -2500,33 +2496,40 @@ impl Cx<'_, '_> {
         Ok(n)
     }
 
-    fn give_up_receipts(
-        &mut self,
-        carrier: &CarrierId,
-        valid_before: UnixMs,
-    ) -> Result<u64, StoreError> {
+    fn give_up_receipts(&mut self, deadlines: &[(CarrierId, UnixMs)]) -> Result<u64, StoreError> {
         /// Messages per request: a long backlog is worked off over several ticks.
         const MAX_MESSAGES: usize = 10_000;
+        let Some(latest) = deadlines.iter().map(|(_, before)| before.0).max() else {
+            return Ok(0);
+        };
         let ids: Vec<i64> = {
-            // `messages_awaiting_receipt` (migration 4) holds exactly the rows with state = 2 and
-            // want_receipt = 1, by validity.
+            // `messages_awaiting_receipt` (migration 5) holds exactly the rows with state = 2 and
+            // want_receipt = 1, by validity: one range read up to the latest deadline serves every carrier.
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, carrier FROM messages
+                    "SELECT id, carrier, valid_until FROM messages
                      WHERE state = 2 AND want_receipt = 1 AND valid_until < ?1
                      ORDER BY valid_until",
                 )
                 .map_err(sql("finding messages past their receipt timeout"))?;
             let rows = stmt
-                .query_map([valid_before.0], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                .query_map([latest], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
                 })
                 .map_err(sql("finding messages past their receipt timeout"))?;
             let mut ids = Vec::new();
             for row in rows {
-                let (id, c) = row.map_err(sql("finding messages past their receipt timeout"))?;
-                if c == carrier.as_str() {
+                let (id, carrier, valid_until) =
+                    row.map_err(sql("finding messages past their receipt timeout"))?;
+                let due = deadlines
+                    .iter()
+                    .any(|(c, before)| c.as_str() == carrier && valid_until < before.0);
+                if due {
                     ids.push(id);
                     if ids.len() >= MAX_MESSAGES {
                         break;

@@ -1854,7 +1854,7 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
     // Not yet: the validity has not run out before the cut-off.
     assert_eq!(
         store
-            .give_up_receipts(&carrier(), valid_until)
+            .give_up_receipts(&[(carrier(), valid_until)])
             .await
             .expect("give up"),
         0
@@ -1870,7 +1870,7 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
 
     // Past it: the part still waiting ends UNKNOWN, and so does the message (one part's fate is unknown).
     let ended = store
-        .give_up_receipts(&carrier(), valid_until.plus_ms(1))
+        .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
         .await
         .expect("give up");
     assert_eq!(ended, 1, "only a's second part was waiting");
@@ -1916,7 +1916,7 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
     assert!(got.final_at.is_none());
     assert_eq!(
         store
-            .give_up_receipts(&globex, valid_until.plus_ms(1))
+            .give_up_receipts(&[(globex.clone(), valid_until.plus_ms(1))])
             .await
             .expect("give up"),
         1
@@ -1928,7 +1928,7 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
     // Nothing left to end.
     assert_eq!(
         store
-            .give_up_receipts(&carrier(), valid_until.plus_ms(1))
+            .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
             .await
             .expect("give up"),
         0
@@ -1945,7 +1945,7 @@ fn the_receipt_timeout_reads_its_partial_index() {
         let mut stmt = conn
             .prepare(
                 "EXPLAIN QUERY PLAN
-                 SELECT id, carrier FROM messages
+                 SELECT id, carrier, valid_until FROM messages
                  WHERE state = 2 AND want_receipt = 1 AND valid_until < ?1
                  ORDER BY valid_until",
             )
