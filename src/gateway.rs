@@ -382,12 +382,7 @@ impl Gateway {
             .config
             .carriers
             .iter()
-            .map(|c| {
-                (
-                    crate::model::CarrierId::new(c.id.as_str()),
-                    c.receipt_timeout,
-                )
-            })
+            .map(|c| (CarrierId::new(c.id.as_str()), c.receipt_timeout))
             .collect();
         let expiry = tokio::spawn(expire_loop(
             components.store.clone(),
@@ -426,7 +421,7 @@ impl Gateway {
 /// segments of each carrier still waiting for a receipt its `receipt_timeout` after their validity ran out.
 async fn expire_loop(
     store: Store,
-    receipt_timeouts: Vec<(crate::model::CarrierId, Duration)>,
+    receipt_timeouts: Vec<(CarrierId, Duration)>,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(EXPIRE_EVERY);
