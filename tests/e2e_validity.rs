@@ -115,6 +115,24 @@ default_sender = "SMSBRIDGE"
     )
 }
 
+/// The SMSC simulator on loopback, delivering everything after 20 ms and recording each submit_sm.
+async fn start_recording_smsc() -> (Smsc, SmscControl) {
+    let sim = Smsc::start(SmscConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        receipt_delay: (Duration::from_millis(20), Duration::from_millis(20)),
+        outcomes: vec![OutcomeWeight {
+            stat: "DELIVRD",
+            weight: 1.0,
+        }],
+        ..SmscConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    let control = sim.control();
+    control.record_submits(true);
+    (sim, control)
+}
+
 /// Waits until the simulator has recorded a submit_sm to `number` (digits only); returns it.
 async fn recorded_for(control: &SmscControl, number: &str) -> RecordedSubmit {
     let find = || {
@@ -133,19 +151,7 @@ async fn recorded_for(control: &SmscControl, number: &str) -> RecordedSubmit {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_sm_validity_period_is_the_time_left_until_valid_until() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (Duration::from_millis(20), Duration::from_millis(20)),
-        outcomes: vec![OutcomeWeight {
-            stat: "DELIVRD",
-            weight: 1.0,
-        }],
-        ..SmscConfig::default()
-    })
-    .await
-    .expect("the simulator starts");
-    let control = sim.control();
-    control.record_submits(true);
+    let (sim, control) = start_recording_smsc().await;
     let mut gw = harness::start(
         &smpp_config(dir.path(), sim.local_addr().port()),
         "e2e_validity.toml",
@@ -361,19 +367,7 @@ async fn sms_submit_tp_vp_is_the_time_left_rounded_down_to_the_relative_table() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_whose_validity_ends_while_it_waits_for_the_rate_limit_is_not_sent() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (Duration::from_millis(20), Duration::from_millis(20)),
-        outcomes: vec![OutcomeWeight {
-            stat: "DELIVRD",
-            weight: 1.0,
-        }],
-        ..SmscConfig::default()
-    })
-    .await
-    .expect("the simulator starts");
-    let control = sim.control();
-    control.record_submits(true);
+    let (sim, control) = start_recording_smsc().await;
     // One segment every two seconds, no burst beyond it.
     let text = smpp_config(dir.path(), sim.local_addr().port()).replacen(
         "rate_limit = { per_second = 1000 }",
