@@ -5,94 +5,18 @@
 //! receipts of the killed session for the next one (store and forward). Loopback only, bounded in time.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use smsbridge::api::pb;
 use smsbridge::api::pb::gateway_client::GatewayClient;
-use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
-use tokio::process::{Child, Command};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
+mod harness;
+use harness::{SmppToml, free_port};
+
 const WAIT: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn write_config(dir: &Path, api_port: u16, smsc_port: u16) -> std::path::PathBuf {
-    let text = format!(
-        r#"
-[api]
-listen = "127.0.0.1:{api_port}"
-
-[store.sqlite]
-path = "{db}"
-
-[metrics]
-enabled = false
-
-[simulator]
-enabled = false
-
-[[carriers]]
-id = "alpha"
-rate_limit = {{ per_second = 400 }}
-[carriers.retry]
-initial_backoff = "100ms"
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = {smsc_port}
-system_id = "smsbridge"
-password = "sim"
-window = 20
-response_timeout = "2s"
-reconnect = {{ initial_backoff = "100ms", max_backoff = "500ms" }}
-
-[[routes]]
-prefix = "*"
-carriers = ["alpha"]
-default_sender = "SMSBRIDGE"
-"#,
-        db = dir.join("gw.db").display()
-    );
-    let path = dir.join("gw.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-fn spawn_gateway(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_smsbridge"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start smsbridge serve")
-}
-
-async fn connect(port: u16) -> GatewayClient<Channel> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("url")
-            .connect()
-            .await
-        {
-            return GatewayClient::new(channel);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the gateway did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn is_final(state: i32) -> bool {
     !matches!(
@@ -157,24 +81,29 @@ fn final_events(events: &[pb::Event]) -> BTreeMap<String, i32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_accepted_message_and_no_event() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (Duration::from_millis(200), Duration::from_millis(800)),
-        outcomes: vec![OutcomeWeight {
-            stat: "DELIVRD",
-            weight: 1.0,
-        }],
-        ..SmscConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = harness::smsc((Duration::from_millis(200), Duration::from_millis(800))).await;
     sim.control().set_store_and_forward(true);
     let api_port = free_port();
-    let config = write_config(dir.path(), api_port, sim.local_addr().port());
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .api_port(api_port)
+        .carrier(
+            "alpha",
+            concat!(
+                "rate_limit = { per_second = 400 }\n",
+                "[carriers.retry]\n",
+                r#"initial_backoff = "100ms""#,
+            ),
+        )
+        .smpp(concat!(
+            "window = 20\n",
+            "response_timeout = \"2s\"\n",
+            r#"reconnect = { initial_backoff = "100ms", max_backoff = "500ms" }"#,
+        ))
+        .write();
 
     let t0 = tokio::time::Instant::now();
-    let mut gateway = spawn_gateway(&config);
-    let client = connect(api_port).await;
+    let mut gateway = harness::serve(&config, Stdio::null());
+    let client = harness::connect(api_port, WAIT).await;
 
     // Clients submit batches of 20 until the gateway dies under them.
     let submitter = {
@@ -184,11 +113,11 @@ async fn kill_9_under_load_loses_no_accepted_message_and_no_event() {
             for round in 0..200u32 {
                 let batch = pb::SubmitBatchRequest {
                     messages: (0..20u32)
-                        .map(|i| pb::SubmitRequest {
-                            to: format!("+4915{:04}{:05}", round, i),
-                            body: Some(pb::submit_request::Body::Text(format!("load {round}/{i}"))),
-                            want_receipt: true,
-                            ..Default::default()
+                        .map(|i| {
+                            harness::text_message(
+                                &format!("+4915{:04}{:05}", round, i),
+                                &format!("load {round}/{i}"),
+                            )
                         })
                         .collect(),
                 };
@@ -240,8 +169,8 @@ async fn kill_9_under_load_loses_no_accepted_message_and_no_event() {
         t0.elapsed()
     );
 
-    let mut gateway = spawn_gateway(&config);
-    let mut client = connect(api_port).await;
+    let mut gateway = harness::serve(&config, Stdio::null());
+    let mut client = harness::connect(api_port, WAIT).await;
     let want: BTreeSet<String> = accepted.iter().cloned().collect();
     // Resume from the cursor until every accepted message has its final event.
     let deadline = tokio::time::Instant::now() + WAIT;

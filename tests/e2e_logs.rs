@@ -4,85 +4,15 @@
 //! dispatcher's per-segment submit (with carrier and segment) and the receipt (with segment). Loopback only,
 //! bounded in time.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use smsbridge::api::pb;
-use smsbridge::api::pb::gateway_client::GatewayClient;
-use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
-use tonic::transport::Channel;
 
-const WAIT: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn write_config(dir: &Path, api_port: u16, smsc_port: u16) -> std::path::PathBuf {
-    let text = format!(
-        r#"
-[api]
-listen = "127.0.0.1:{api_port}"
-
-[store.sqlite]
-path = "{db}"
-
-[metrics]
-enabled = false
-
-[log]
-level = "info,smsbridge=debug"
-json = true
-
-[simulator]
-enabled = false
-
-[[carriers]]
-id = "alpha"
-rate_limit = {{ per_second = 100 }}
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = {smsc_port}
-system_id = "smsbridge"
-password = "sim"
-reconnect = {{ initial_backoff = "100ms", max_backoff = "500ms" }}
-
-[[routes]]
-prefix = "*"
-carriers = ["alpha"]
-default_sender = "SMSBRIDGE"
-"#,
-        db = dir.join("gw.db").display()
-    );
-    let path = dir.join("gw.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-async fn connect(port: u16) -> GatewayClient<Channel> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("url")
-            .connect()
-            .await
-        {
-            return GatewayClient::new(channel);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the gateway did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+mod harness;
+use harness::{SmppToml, WAIT, free_port};
 
 /// The span named `name` among a JSON log line's spans (outermost first), if any.
 fn span<'a>(line: &'a Value, name: &str) -> Option<&'a Value> {
@@ -110,27 +40,15 @@ fn text_of(line: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_the_message_id_in_span_fields() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (Duration::from_millis(50), Duration::from_millis(50)),
-        outcomes: vec![OutcomeWeight {
-            stat: "DELIVRD",
-            weight: 1.0,
-        }],
-        ..SmscConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = harness::smsc((Duration::from_millis(50), Duration::from_millis(50))).await;
     let api_port = free_port();
-    let config = write_config(dir.path(), api_port, sim.local_addr().port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smsbridge"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start smsbridge serve");
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .api_port(api_port)
+        .tables("[log]\nlevel = \"info,smsbridge=debug\"\njson = true")
+        .carrier("alpha", "rate_limit = { per_second = 100 }")
+        .smpp(r#"reconnect = { initial_backoff = "100ms", max_backoff = "500ms" }"#)
+        .write();
+    let mut child = harness::serve(&config, Stdio::piped());
     let stderr = child.stderr.take().expect("stderr");
     let logged: Arc<Mutex<Vec<String>>> = Arc::default();
     let reader = tokio::spawn({
@@ -143,17 +61,12 @@ async fn json_logs_carry_the_message_id_in_span_fields() {
         }
     });
 
-    let mut client = connect(api_port).await;
-    let accepted = client
-        .submit(pb::SubmitRequest {
-            to: "+4915112345678".into(),
-            body: Some(pb::submit_request::Body::Text("traced".into())),
-            want_receipt: true,
-            ..Default::default()
-        })
-        .await
-        .expect("submit")
-        .into_inner();
+    let mut client = harness::connect(api_port, WAIT).await;
+    let accepted = harness::submit_with(
+        &mut client,
+        harness::text_message("+4915112345678", "traced"),
+    )
+    .await;
     let id = accepted.message_id.clone();
 
     // The receipt line is written after the receipt is committed: wait for it, not only for the state.

@@ -4,67 +4,25 @@
 //! message end UNKNOWN, on GetMessage and on the event stream. A message sent without want_receipt is
 //! finished (final_at) as soon as it is SUBMITTED and never ends UNKNOWN. Loopback only, every wait bounded.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use smsbridge::api::pb;
-use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
 use tokio::time::Instant;
 
 mod harness;
-use harness::{Running, state_of};
-
-fn config(dir: &Path, port: u16) -> String {
-    format!(
-        r#"
-[api]
-listen = "127.0.0.1:0"
-
-[store.sqlite]
-path = "{db}"
-
-[metrics]
-enabled = false
-
-[simulator]
-enabled = false
-
-[[carriers]]
-id = "silent"
-rate_limit = {{ per_second = 1000 }}
-receipt_timeout = "1s"
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = {port}
-system_id = "smsbridge"
-password = "sim"
-reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
-
-[[routes]]
-prefix = "*"
-carriers = ["silent"]
-default_sender = "SMSBRIDGE"
-"#,
-        db = dir.join("gw.db").display(),
-    )
-}
+use harness::{Running, SmppToml, state_of};
 
 async fn submit(gw: &mut Running, to: &str, validity_ms: i32, want_receipt: bool) -> String {
-    gw.client
-        .submit(pb::SubmitRequest {
-            to: to.into(),
-            body: Some(pb::submit_request::Body::Text("anyone there?".into())),
-            want_receipt,
-            validity: Some(prost_types::Duration {
-                seconds: i64::from(validity_ms / 1000),
-                nanos: (validity_ms % 1000) * 1_000_000,
-            }),
-            ..Default::default()
-        })
+    let request = pb::SubmitRequest {
+        want_receipt,
+        validity: Some(prost_types::Duration {
+            seconds: i64::from(validity_ms / 1000),
+            nanos: (validity_ms % 1000) * 1_000_000,
+        }),
+        ..harness::text_message(to, "anyone there?")
+    };
+    harness::submit_with(&mut gw.client, request)
         .await
-        .expect("submit")
-        .into_inner()
         .message_id
 }
 
@@ -93,22 +51,14 @@ async fn wait_state(
 async fn a_receipt_that_never_comes_ends_the_message_unknown_after_the_receipt_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The simulator accepts every submit_sm; its receipts would come after ten minutes.
-    let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (Duration::from_secs(600), Duration::from_secs(600)),
-        outcomes: vec![OutcomeWeight {
-            stat: "DELIVRD",
-            weight: 1.0,
-        }],
-        ..SmscConfig::default()
-    })
-    .await
-    .expect("the simulator starts");
-    let mut gw = harness::start(
-        &config(dir.path(), sim.local_addr().port()),
-        "e2e_receipt_timeout.toml",
-    )
-    .await;
+    let sim = harness::smsc((Duration::from_secs(600), Duration::from_secs(600))).await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier(
+            "silent",
+            "rate_limit = { per_second = 1000 }\nreceipt_timeout = \"1s\"",
+        )
+        .text();
+    let mut gw = harness::start(&config, "e2e_receipt_timeout.toml").await;
 
     let started = Instant::now();
     let waiting = submit(&mut gw, "+4915100000001", 1_500, true).await;

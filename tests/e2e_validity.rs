@@ -4,19 +4,18 @@
 //! (SMPP validity_period in relative format, a modem's relative TP-VP, with its 5-minute floor); nothing
 //! when the carrier's `send_validity` is false. Loopback and pseudo-terminals only, every wait bounded.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use smsbridge::api::pb;
-use smsbridge::sim::smsc::{OutcomeWeight, RecordedSubmit, Smsc, SmscConfig, SmscControl};
+use smsbridge::sim::smsc::{RecordedSubmit, Smsc, SmscControl};
 use smsbridge_hw::sim::{SentSms, SimConfig, SimHandle, SimModem};
 use smsbridge_protocol::smpp::SmppTime;
 use smsbridge_protocol::sms::ValidityPeriod;
 use tokio::time::Instant;
 
 mod harness;
-use harness::{Running, WAIT, eventually, state_of};
+use harness::{Running, SmppToml, WAIT, eventually, state_of};
 
 /// Wall-clock milliseconds since the Unix epoch (valid_until is wall-clock).
 fn now_ms() -> i64 {
@@ -32,20 +31,15 @@ fn ms_of(t: &prost_types::Timestamp) -> i64 {
 
 /// Submits `text` to `to` with `validity` (`None`: the config's default); returns the message id.
 async fn submit(gw: &mut Running, to: &str, validity: Option<Duration>) -> String {
-    gw.client
-        .submit(pb::SubmitRequest {
-            to: to.into(),
-            body: Some(pb::submit_request::Body::Text("validity".into())),
-            want_receipt: true,
-            validity: validity.map(|v| prost_types::Duration {
-                seconds: i64::try_from(v.as_secs()).expect("seconds"),
-                nanos: i32::try_from(v.subsec_nanos()).expect("nanos"),
-            }),
-            ..Default::default()
-        })
+    let request = pb::SubmitRequest {
+        validity: validity.map(|v| prost_types::Duration {
+            seconds: i64::try_from(v.as_secs()).expect("seconds"),
+            nanos: i32::try_from(v.subsec_nanos()).expect("nanos"),
+        }),
+        ..harness::text_message(to, "validity")
+    };
+    harness::submit_with(&mut gw.client, request)
         .await
-        .expect("submit")
-        .into_inner()
         .message_id
 }
 
@@ -67,67 +61,24 @@ fn assert_within(told: Duration, valid_until: i64, before: i64, after: i64, slac
     );
 }
 
+/// Two carriers on one SMSC simulator: "told" (numbers +4915…) sends the validity, "untold" (+4916…) has
+/// `send_validity = false`; messages without a validity get the default of 1h.
 fn smpp_config(dir: &Path, port: u16) -> String {
-    let carrier = |id: &str, extra: &str| {
-        format!(
-            r#"
-[[carriers]]
-id = "{id}"
-rate_limit = {{ per_second = 1000 }}
-{extra}
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = {port}
-system_id = "smsbridge"
-password = "sim"
-reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
-"#
+    SmppToml::new(dir, port)
+        .api(r#"default_validity = "1h""#)
+        .carrier("told", "rate_limit = { per_second = 1000 }")
+        .carrier(
+            "untold",
+            "rate_limit = { per_second = 1000 }\nsend_validity = false",
         )
-    };
-    format!(
-        r#"
-[api]
-listen = "127.0.0.1:0"
-default_validity = "1h"
-
-[store.sqlite]
-path = "{db}"
-
-[metrics]
-enabled = false
-
-[simulator]
-enabled = false
-{told}{untold}
-[[routes]]
-prefix = "+4915"
-carriers = ["told"]
-default_sender = "SMSBRIDGE"
-
-[[routes]]
-prefix = "+4916"
-carriers = ["untold"]
-default_sender = "SMSBRIDGE"
-"#,
-        db = dir.join("gw.db").display(),
-        told = carrier("told", ""),
-        untold = carrier("untold", "send_validity = false"),
-    )
+        .route("+4915", "told")
+        .route("+4916", "untold")
+        .text()
 }
 
 /// The SMSC simulator on loopback, delivering everything after 20 ms and recording each submit_sm.
 async fn start_recording_smsc() -> (Smsc, SmscControl) {
-    let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (Duration::from_millis(20), Duration::from_millis(20)),
-        outcomes: vec![OutcomeWeight {
-            stat: "DELIVRD",
-            weight: 1.0,
-        }],
-        ..SmscConfig::default()
-    })
-    .await
-    .expect("the simulator starts");
+    let sim = harness::smsc((Duration::from_millis(20), Duration::from_millis(20))).await;
     let control = sim.control();
     control.record_submits(true);
     (sim, control)

@@ -1,13 +1,21 @@
-//! The in-process gateway the end-to-end tests drive over real gRPC (`e2e_gateway.rs`, `e2e_modem.rs`,
-//! `e2e_cancel.rs`): start it from a config text, call it, follow its events, stop it. Every wait is bounded.
+//! The gateway the end-to-end tests drive over real gRPC (`e2e_gateway.rs`, `e2e_modem.rs`, `e2e_cancel.rs`,
+//! `e2e_validity.rs`, `e2e_receipt_timeout.rs`, `e2e_logs.rs`, `e2e_crash.rs`): in this process from a config
+//! text (start it, call it, follow its events, stop it) or as the built `smsbridge serve` binary; the config
+//! text for SMPP carriers bound to the SMSC simulator, and the simulator itself. Every wait is bounded.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use smsbridge::api::pb;
 use smsbridge::api::pb::gateway_client::GatewayClient;
 use smsbridge::config::Config;
 use smsbridge::gateway::{Gateway, GatewayError};
+use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
+use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
@@ -57,16 +65,7 @@ impl Running {
 
     /// Submits `text` to `to`, wanting a receipt.
     pub async fn submit(&mut self, to: &str, text: &str) -> pb::SubmitResponse {
-        self.client
-            .submit(pb::SubmitRequest {
-                to: to.into(),
-                body: Some(pb::submit_request::Body::Text(text.into())),
-                want_receipt: true,
-                ..Default::default()
-            })
-            .await
-            .expect("submit")
-            .into_inner()
+        submit_with(&mut self.client, text_message(to, text)).await
     }
 
     pub async fn get(&mut self, id: &str) -> pb::Message {
@@ -142,6 +141,25 @@ impl Running {
     }
 }
 
+/// A request to send `text` to `to`, wanting a receipt; other fields default (`..text_message(to, text)`
+/// sets the rest of a test's own request).
+pub fn text_message(to: &str, text: &str) -> pb::SubmitRequest {
+    pb::SubmitRequest {
+        to: to.into(),
+        body: Some(pb::submit_request::Body::Text(text.into())),
+        want_receipt: true,
+        ..Default::default()
+    }
+}
+
+/// Submits `request` as it is; the gateway's answer (a refusal fails the test).
+pub async fn submit_with(
+    client: &mut GatewayClient<Channel>,
+    request: pb::SubmitRequest,
+) -> pb::SubmitResponse {
+    client.submit(request).await.expect("submit").into_inner()
+}
+
 pub fn state_of(m: &pb::Message) -> pb::MessageState {
     pb::MessageState::try_from(m.state).unwrap_or_default()
 }
@@ -180,4 +198,185 @@ pub async fn scrape(port: u16) -> String {
     })
     .await
     .expect("scrape in time")
+}
+
+/// The SMSC simulator on loopback (a free port): it accepts every bind and submit_sm and answers each with a
+/// DELIVRD receipt after a delay drawn from `receipt_delay` (shortest, longest).
+pub async fn smsc(receipt_delay: (Duration, Duration)) -> Smsc {
+    Smsc::start(SmscConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        receipt_delay,
+        outcomes: vec![OutcomeWeight {
+            stat: "DELIVRD",
+            weight: 1.0,
+        }],
+        ..SmscConfig::default()
+    })
+    .await
+    .expect("the simulator starts")
+}
+
+/// The config text of a gateway whose carriers all bind over SMPP to one SMSC simulator on loopback: the
+/// API on loopback, SQLite at `gw.db` in a test's directory, metrics and the built-in simulator off. With no
+/// [`route`](Self::route), one route `*` over every carrier in order.
+pub struct SmppToml {
+    dir: PathBuf,
+    smsc_port: u16,
+    api_port: u16,
+    api: String,
+    tables: String,
+    carriers: Vec<(String, String)>,
+    smpp: String,
+    routes: Vec<(String, String)>,
+}
+
+impl SmppToml {
+    /// No carriers yet; the database goes in `dir`, the carriers bind to the SMSC at 127.0.0.1:`smsc_port`.
+    pub fn new(dir: &Path, smsc_port: u16) -> Self {
+        SmppToml {
+            dir: dir.to_path_buf(),
+            smsc_port,
+            api_port: 0,
+            api: String::new(),
+            tables: String::new(),
+            carriers: Vec::new(),
+            smpp: r#"reconnect = { initial_backoff = "200ms", max_backoff = "1s" }"#.into(),
+            routes: Vec::new(),
+        }
+    }
+
+    /// The API listens on this loopback port (default 0: any free port, for an in-process gateway).
+    pub fn api_port(mut self, port: u16) -> Self {
+        self.api_port = port;
+        self
+    }
+
+    /// More keys of `[api]`, e.g. `default_validity = "1h"`.
+    pub fn api(mut self, keys: &str) -> Self {
+        self.api = keys.into();
+        self
+    }
+
+    /// More top-level tables, e.g. `[log]` with its keys.
+    pub fn tables(mut self, toml: &str) -> Self {
+        self.tables = toml.into();
+        self
+    }
+
+    /// A carrier `id`; `keys` is the rest of its `[[carriers]]` table (its `rate_limit` too) and may end in
+    /// sub-tables such as `[carriers.retry]`.
+    pub fn carrier(mut self, id: &str, keys: &str) -> Self {
+        self.carriers.push((id.into(), keys.into()));
+        self
+    }
+
+    /// Every carrier's `[[carriers.smpp]]` keys after host, port and credentials, in place of the default
+    /// `reconnect = { initial_backoff = "200ms", max_backoff = "1s" }`.
+    pub fn smpp(mut self, keys: &str) -> Self {
+        self.smpp = keys.into();
+        self
+    }
+
+    /// A route: numbers starting with `prefix` go to `carrier`, sent as "SMSBRIDGE".
+    pub fn route(mut self, prefix: &str, carrier: &str) -> Self {
+        self.routes.push((prefix.into(), carrier.into()));
+        self
+    }
+
+    /// The config text.
+    pub fn text(&self) -> String {
+        let mut text = format!(
+            r#"
+[api]
+listen = "127.0.0.1:{api_port}"
+{api}
+[store.sqlite]
+path = "{db}"
+
+[metrics]
+enabled = false
+
+[simulator]
+enabled = false
+{tables}
+"#,
+            api_port = self.api_port,
+            api = self.api,
+            db = self.dir.join("gw.db").display(),
+            tables = self.tables,
+        );
+        for (id, keys) in &self.carriers {
+            let _ = write!(
+                text,
+                r#"
+[[carriers]]
+id = "{id}"
+{keys}
+[[carriers.smpp]]
+host = "127.0.0.1"
+port = {port}
+system_id = "smsbridge"
+password = "sim"
+{smpp}
+"#,
+                port = self.smsc_port,
+                smpp = self.smpp,
+            );
+        }
+        let mut route = |prefix: &str, carriers: &str| {
+            let _ = write!(
+                text,
+                "\n[[routes]]\nprefix = {prefix:?}\ncarriers = [{carriers}]\ndefault_sender = \"SMSBRIDGE\"\n"
+            );
+        };
+        if self.routes.is_empty() {
+            let all: Vec<String> = self
+                .carriers
+                .iter()
+                .map(|(id, _)| format!("{id:?}"))
+                .collect();
+            route("*", &all.join(", "));
+        }
+        for (prefix, carrier) in &self.routes {
+            route(prefix, &format!("{carrier:?}"));
+        }
+        text
+    }
+
+    /// Writes the config text to `gw.toml` beside the database; its path (for `smsbridge serve --config`).
+    pub fn write(&self) -> PathBuf {
+        let path = self.dir.join("gw.toml");
+        std::fs::write(&path, self.text()).expect("write config");
+        path
+    }
+}
+
+/// Starts the built binary as `smsbridge serve --config <config>`, killed when dropped; stdout is dropped,
+/// stderr goes where `stderr` says.
+pub fn serve(config: &Path, stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_smsbridge"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start smsbridge serve")
+}
+
+/// A client of the gateway API on loopback `port`, trying every 50 ms until the gateway (a process just
+/// started) answers; fails after `limit`.
+pub async fn connect(port: u16, limit: Duration) -> GatewayClient<Channel> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("url")
+            .connect()
+            .await
+        {
+            return GatewayClient::new(channel);
+        }
+        assert!(Instant::now() < deadline, "the gateway did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
