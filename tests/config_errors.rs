@@ -64,7 +64,9 @@ fn default_file_documents_the_modem_defaults() {
         "probe_attempts",
         "probe_timeout",
         "reconnect",
+        "noise_drain",
         "reassembly_timeout",
+        "reassembly_max_pending",
     ] {
         assert!(
             block.contains(&format!("\n{key} = ")) || block.contains(&format!("# {key} = ")),
@@ -169,6 +171,40 @@ fn receipt_timeout_defaults_to_an_hour_and_is_per_carrier() {
         .expect("valid");
     assert_eq!(set.carriers[0].receipt_timeout.as_secs(), 3600);
     assert_eq!(set.carriers[1].receipt_timeout.as_secs(), 2 * 86_400);
+}
+
+#[test]
+fn smpp_reassembly_defaults_to_a_minute_and_1024_messages_per_carrier() {
+    let base = Config::from_str(BASE, "base.toml").expect("base is valid");
+    assert!(base.carriers.iter().all(|c| {
+        (c.smpp_reassembly_timeout, c.smpp_reassembly_max_pending)
+            == (std::time::Duration::from_secs(60), 1024)
+    }));
+    // The largest values allowed.
+    let set = Config::from_str(
+        &with(
+            "#CARRIER_B",
+            "smpp_reassembly_timeout = \"1h\"\nsmpp_reassembly_max_pending = 100000",
+        ),
+        "set.toml",
+    )
+    .expect("valid");
+    let a = &set.carriers[0];
+    assert_eq!(
+        (
+            a.smpp_reassembly_timeout.as_secs(),
+            a.smpp_reassembly_max_pending
+        ),
+        (60, 1024)
+    );
+    let b = &set.carriers[1];
+    assert_eq!(
+        (
+            b.smpp_reassembly_timeout.as_secs(),
+            b.smpp_reassembly_max_pending
+        ),
+        (3600, 100_000)
+    );
 }
 
 #[test]
@@ -556,6 +592,24 @@ fn cases() -> Vec<Case> {
             "soon",
         ),
         case(
+            "smpp_reassembly_timeout too long",
+            with("#CARRIER_A", "smpp_reassembly_timeout = \"2h\""),
+            "carriers[0].smpp_reassembly_timeout",
+            "expected a duration from 1s to 1h, got 2h",
+        ),
+        case(
+            "smpp_reassembly_timeout below a second",
+            with("#CARRIER_B", "smpp_reassembly_timeout = \"500ms\""),
+            "carriers[1].smpp_reassembly_timeout",
+            "expected a duration from 1s to 1h, got 500ms",
+        ),
+        case(
+            "smpp_reassembly_max_pending zero",
+            with("#CARRIER_B", "smpp_reassembly_max_pending = 0"),
+            "carriers[1].smpp_reassembly_max_pending",
+            "expected an integer from 1 to 100000, got 0",
+        ),
+        case(
             "supports_cancel without an SMPP link",
             format!(
                 "{BASE}\n[[carriers]]\nid = \"gsm\"\nrate_limit = {{ per_second = 1 }}\nsupports_cancel = true\n\
@@ -779,6 +833,18 @@ fn cases() -> Vec<Case> {
             with_modem("reassembly_timeout = \"0s\""),
             "carriers[1].modem[0].reassembly_timeout",
             "expected a duration from 1s to 1d, got 0s",
+        ),
+        case(
+            "modem noise_drain too long",
+            with_modem("noise_drain = \"11s\""),
+            "carriers[1].modem[0].noise_drain",
+            "expected a duration from 0s to 10s, got 11s",
+        ),
+        case(
+            "modem reassembly_max_pending too large",
+            with_modem("reassembly_max_pending = 100001"),
+            "carriers[1].modem[0].reassembly_max_pending",
+            "expected an integer from 1 to 100000, got 100001",
         ),
         case(
             "default sender not allowed",

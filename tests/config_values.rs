@@ -202,6 +202,10 @@ fn modem_timings_default_to_the_drivers() {
         (s(1), s(60))
     );
     assert_eq!(m.reassembly_timeout, s(600));
+    assert_eq!(
+        (m.noise_drain, m.reassembly_max_pending),
+        (Duration::from_millis(500), 256)
+    );
     // Left out, each timing is what the driver does by itself.
     let hw = hw_config(carrier, 0, m).expect("driver config");
     let driver = ModemConfig::new("driver", DeviceSelector::Path("/dev/ttyUSB0".into()));
@@ -225,6 +229,10 @@ fn modem_timings_default_to_the_drivers() {
     );
     assert_eq!(hw.reopen_backoff, driver.reopen_backoff);
     assert_eq!(hw.reassembly_timeout, driver.reassembly_timeout);
+    assert_eq!(
+        (hw.noise_drain, hw.reassembly_max_pending),
+        (driver.noise_drain, driver.reassembly_max_pending)
+    );
     for kind in KINDS {
         assert_eq!(hw.timeout(kind), driver.timeout(kind), "{kind:?}");
     }
@@ -268,5 +276,26 @@ fn modem_timings_from_the_file_reach_the_driver() {
             first.health_interval
         ),
         (s(120), None, s(30))
+    );
+}
+
+#[test]
+fn modem_noise_drain_and_reassembly_cap_reach_the_driver() {
+    // The smallest values allowed.
+    let text = WITH_SECRETS.replace(
+        "pin = \"4321\"",
+        "pin = \"4321\"\nnoise_drain = \"0s\"\nreassembly_max_pending = 1",
+    );
+    let config = Config::from_str(&text, "modem.toml").expect("valid");
+    let carrier = &config.carriers[0];
+    let m = &carrier.modem[0];
+    assert_eq!(
+        (m.noise_drain, m.reassembly_max_pending),
+        (Duration::ZERO, 1)
+    );
+    let hw = hw_config(carrier, 0, m).expect("driver config");
+    assert_eq!(
+        (hw.noise_drain, hw.reassembly_max_pending),
+        (Duration::ZERO, 1)
     );
 }

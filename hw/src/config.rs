@@ -112,6 +112,9 @@ pub struct ModemConfig {
     pub sim_busy_delay: Duration,
     /// A PIN-blocked, PIN-less or missing SIM: how long to wait before checking it again.
     pub sim_error_recheck: Duration,
+    /// How long waking the modem (an ESC to leave a stuck `> ` prompt, before the `AT` probes) reads and
+    /// drops what the modem sends: until the line is quiet for 100 ms, at most this long.
+    pub noise_drain: Duration,
     /// `AT` probes before a silent modem gets `ATZ` and then a reopen.
     pub probe_attempts: u32,
     /// Time allowed for each probe.
@@ -121,6 +124,9 @@ pub struct ModemConfig {
     /// How long parts of a concatenated message wait for the rest (checked at each health poll, so a
     /// part may wait up to one `health_interval` longer).
     pub reassembly_timeout: Duration,
+    /// Most concatenated messages reassembled at once: a part of one more hands up the one that began
+    /// first, incomplete.
+    pub reassembly_max_pending: usize,
     /// Capacity of the request queue.
     pub queue: usize,
 }
@@ -147,10 +153,12 @@ impl ModemConfig {
             sim_busy_retries: 10,
             sim_busy_delay: Duration::from_secs(1),
             sim_error_recheck: Duration::from_secs(300),
+            noise_drain: Duration::from_millis(500),
             probe_attempts: 3,
             probe_timeout: Duration::from_secs(2),
             reopen_backoff: (Duration::from_secs(1), Duration::from_secs(60)),
             reassembly_timeout: Duration::from_secs(600),
+            reassembly_max_pending: 256,
             queue: 64,
         }
     }

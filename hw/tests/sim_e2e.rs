@@ -375,6 +375,38 @@ async fn lost_part_gives_an_incomplete_message_after_the_timeout() {
     r.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_reassembly_cap_the_oldest_message_is_handed_up_incomplete() {
+    let mut r = rig_with(SimConfig::default(), |c| c.reassembly_max_pending = 1);
+    r.ready().await;
+    let text: String = (0..2).map(|i| format!("{i}").repeat(153)).collect();
+    // The first part of two messages: the second takes the only place.
+    for from in ["+46709999991", "+46709999992"] {
+        let idx = r
+            .sim
+            .inject_sms_parts(from, &text, |n| n == 1)
+            .unwrap_or_default();
+        assert_eq!(idx.len(), 1);
+    }
+    match r.event(T).await {
+        ModemEvent::Incoming { message, commit } => {
+            assert_eq!(message.sender, "+46709999991");
+            assert!(!message.complete);
+            assert_eq!(message.missing, vec![2]);
+            assert_eq!(message.text, "0".repeat(153));
+            commit.confirm();
+        }
+        other => panic!("expected the first message, incomplete, got {other:?}"),
+    }
+    // The second waits for its other part (reassembly_timeout is 10 minutes).
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), r.events.recv())
+            .await
+            .is_err()
+    );
+    r.stop().await;
+}
+
 /// An SMS-SUBMIT TPDU as a caller that planned the message itself builds it: part `number` of 2 with
 /// concatenation reference 0x42, UCS-2.
 fn ucs2_part(to: &str, text: &str, number: u8, report: bool) -> Vec<u8> {

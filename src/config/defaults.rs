@@ -83,6 +83,12 @@ pub(super) fn log_level() -> String {
 pub(super) fn receipt_timeout() -> Duration {
     Duration::from_secs(3600)
 }
+pub(super) fn smpp_reassembly_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+pub(super) fn smpp_reassembly_max_pending() -> u32 {
+    1_024
+}
 pub(super) fn retry_initial_backoff() -> Duration {
     Duration::from_secs(1)
 }
@@ -157,6 +163,9 @@ pub(super) fn modem_sim_busy_delay() -> Duration {
 pub(super) fn modem_sim_error_recheck() -> Duration {
     modem_driver().sim_error_recheck
 }
+pub(super) fn modem_noise_drain() -> Duration {
+    modem_driver().noise_drain
+}
 pub(super) fn modem_probe_attempts() -> u32 {
     modem_driver().probe_attempts
 }
@@ -171,6 +180,9 @@ pub(super) fn modem_reconnect_max_backoff() -> Duration {
 }
 pub(super) fn modem_reassembly_timeout() -> Duration {
     modem_driver().reassembly_timeout
+}
+pub(super) fn modem_reassembly_max_pending() -> u32 {
+    u32::try_from(modem_driver().reassembly_max_pending).unwrap_or(u32::MAX)
 }
 pub(super) fn simulator_listen() -> SocketAddr {
     SocketAddr::new(LOCALHOST, 2775)

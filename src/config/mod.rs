@@ -302,6 +302,15 @@ pub struct CarrierConfig {
     /// days; default 1 hour.
     #[serde(default = "defaults::receipt_timeout", with = "duration")]
     pub receipt_timeout: Duration,
+    /// How long the parts of a concatenated MO that came over this carrier's SMPP links wait for the rest
+    /// before what came is committed; the SMSC gets each part's answer only then. 1 second to 1 hour;
+    /// default 1 minute. (A modem reassembles its own: `reassembly_timeout` of `[[carriers.modem]]`.)
+    #[serde(default = "defaults::smpp_reassembly_timeout", with = "duration")]
+    pub smpp_reassembly_timeout: Duration,
+    /// Most concatenated MOs of this carrier's SMPP links reassembled at once: a part of one more commits
+    /// the one that began first with the parts it has. 1 to 100,000; default 1024.
+    #[serde(default = "defaults::smpp_reassembly_max_pending")]
+    pub smpp_reassembly_max_pending: u32,
     #[serde(default)]
     pub retry: RetryPolicy,
     #[serde(default)]
@@ -572,6 +581,10 @@ pub struct ModemLinkConfig {
     /// How long to wait before checking again a SIM that wants a PIN we do not have, is blocked or missing.
     #[serde(default = "defaults::modem_sim_error_recheck", with = "duration")]
     pub sim_error_recheck: Duration,
+    /// Before the first `AT` probe, each time the device is opened and when the modem stopped answering,
+    /// how long what the modem sends is read and dropped at most (less once the line is quiet for 100 ms).
+    #[serde(default = "defaults::modem_noise_drain", with = "duration")]
+    pub noise_drain: Duration,
     /// `AT` probes (each within `probe_timeout`) before a silent modem gets ATZ and then a reopen; the
     /// probe timeout also limits each command of the IMEI/ICCID search.
     #[serde(default = "defaults::modem_probe_attempts")]
@@ -584,6 +597,10 @@ pub struct ModemLinkConfig {
     /// How long the parts of a concatenated MO wait for the rest before what came is handed up.
     #[serde(default = "defaults::modem_reassembly_timeout", with = "duration")]
     pub reassembly_timeout: Duration,
+    /// Most concatenated MOs reassembled at once: a part of one more hands up the one that began first
+    /// with the parts it has.
+    #[serde(default = "defaults::modem_reassembly_max_pending")]
+    pub reassembly_max_pending: u32,
 }
 
 /// `reconnect` of a modem: the wait before reopening a lost device starts at `initial_backoff` and
@@ -900,6 +917,8 @@ impl Config {
             supports_cancel: Some(true),
             send_validity: defaults::yes(),
             receipt_timeout: defaults::receipt_timeout(),
+            smpp_reassembly_timeout: defaults::smpp_reassembly_timeout(),
+            smpp_reassembly_max_pending: defaults::smpp_reassembly_max_pending(),
             retry: RetryPolicy::default(),
             smpp: vec![SmppLinkConfig {
                 host: sim.listen.ip().to_string(),
@@ -1113,10 +1132,12 @@ impl fmt::Debug for ModemLinkConfig {
             .field("sim_busy_retries", &self.sim_busy_retries)
             .field("sim_busy_delay", &self.sim_busy_delay)
             .field("sim_error_recheck", &self.sim_error_recheck)
+            .field("noise_drain", &self.noise_drain)
             .field("probe_attempts", &self.probe_attempts)
             .field("probe_timeout", &self.probe_timeout)
             .field("reconnect", &self.reconnect)
             .field("reassembly_timeout", &self.reassembly_timeout)
+            .field("reassembly_max_pending", &self.reassembly_max_pending)
             .finish()
     }
 }

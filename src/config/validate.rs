@@ -365,6 +365,19 @@ pub(super) fn validate(c: &Config) -> Vec<Problem> {
             Duration::from_secs(1),
             Duration::from_secs(30 * 86_400),
         );
+        // The SMSC waits for the answer to every part held: minutes at most, not the hours of a typo.
+        v.duration(
+            format!("{base}.smpp_reassembly_timeout"),
+            carrier.smpp_reassembly_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(3_600),
+        );
+        v.int(
+            format!("{base}.smpp_reassembly_max_pending"),
+            carrier.smpp_reassembly_max_pending.into(),
+            1,
+            100_000,
+        );
         if carrier.smpp.is_empty() && carrier.modem.is_empty() {
             v.push(
                 base.clone(),
@@ -747,6 +760,7 @@ fn check_modem_timing(v: &mut Checker, base: &str, modem: &ModemLinkConfig) {
             secs(86_400),
         ),
         ("probe_timeout", modem.probe_timeout, ms(100), secs(60)),
+        ("noise_drain", modem.noise_drain, Duration::ZERO, secs(10)),
         (
             "reconnect.initial_backoff",
             modem.reconnect.initial_backoff,
@@ -801,6 +815,12 @@ fn check_modem_timing(v: &mut Checker, base: &str, modem: &ModemLinkConfig) {
         modem.probe_attempts.into(),
         1,
         10,
+    );
+    v.int(
+        format!("{base}.reassembly_max_pending"),
+        modem.reassembly_max_pending.into(),
+        1,
+        100_000,
     );
 }
 

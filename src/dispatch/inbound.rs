@@ -7,7 +7,7 @@
 //!   that comes before its submit_sm_resp is held by the store; a duplicate is harmless.
 //! - MO: concatenated parts (UDH, TS 23.040 §9.2.3.24.1, or SMPP sar_* TLVs) are reassembled; the whole
 //!   message is committed with `record_mo` and only then are all its parts answered. A part waits for its
-//!   siblings at most the reassembly timeout; then what arrived is committed as it is.
+//!   siblings at most the carrier's `smpp_reassembly_timeout`; then what arrived is committed as it is.
 //! - Modems: status reports (TS 23.040 §9.2.2.3) take the receipt path with the carrier message id
 //!   [`super::modem::carrier_message_id`]; MO messages come reassembled by the driver and are committed as
 //!   they are.
@@ -36,10 +36,6 @@ use crate::store::{Receipt, ReceiptMatch, Store, StoreError};
 
 /// Most receipts committed in one request.
 const MAX_RECEIPT_BATCH: usize = 512;
-/// How long the parts of a concatenated MO wait for each other.
-pub const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Concatenated MOs reassembled at once, per carrier.
-const MAX_PENDING_MO: usize = 1024;
 
 type ReceiptJob = (
     CarrierId,
@@ -353,7 +349,15 @@ struct MoState {
 }
 
 impl MoAssembler {
-    pub fn new(carrier: CarrierId, store: Store, metrics: GatewayMetrics) -> Arc<Self> {
+    /// An assembler whose parts wait `timeout` for their siblings (after the last one came), with at most
+    /// `max_pending` messages under way (a part of one more commits the one that began first).
+    pub fn new(
+        carrier: CarrierId,
+        store: Store,
+        metrics: GatewayMetrics,
+        timeout: Duration,
+        max_pending: usize,
+    ) -> Arc<Self> {
         Arc::new(MoAssembler {
             carrier,
             store,
@@ -361,8 +365,8 @@ impl MoAssembler {
             origin: Instant::now(),
             state: Mutex::new(MoState {
                 reassembler: Reassembler::new(ReassemblyConfig {
-                    timeout_ms: u64::try_from(REASSEMBLY_TIMEOUT.as_millis()).unwrap_or(60_000),
-                    max_pending: MAX_PENDING_MO,
+                    timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                    max_pending,
                 }),
                 waiters: HashMap::new(),
             }),
@@ -564,6 +568,11 @@ impl MoAssembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
+
+    use smsbridge_protocol::smpp::DeliverSm;
+
+    use crate::model::{EventData, EventKind};
 
     #[test]
     fn receipt_states_map_to_message_states() {
@@ -611,5 +620,108 @@ mod tests {
             decode_text(DataCoding::IA5, b"plain", Gsm7Tables::DEFAULT),
             "plain"
         );
+    }
+
+    /// Part `number` of `total` of an MO from `from`, with an 8-bit concatenation reference (TS 23.040
+    /// §9.2.3.24.1) in its UDH, as an SMSC sends it.
+    fn mo_part(from: &str, reference: u8, total: u8, number: u8, text: &str) -> InboundMessage {
+        let mut short_message = vec![0x05, 0x00, 0x03, reference, total, number];
+        short_message.extend_from_slice(text.as_bytes());
+        InboundMessage {
+            carrier: "c".into(),
+            link: "c-0".into(),
+            kind: InboundKind::Mo,
+            receipt: None,
+            pdu: InboundPdu::DeliverSm(DeliverSm {
+                source_addr: Cow::Owned(from.as_bytes().to_vec()),
+                destination_addr: Cow::Borrowed(b"4930123"),
+                esm_class: EsmClass::UDHI,
+                short_message: Cow::Owned(short_message),
+                ..DeliverSm::default()
+            }),
+        }
+    }
+
+    async fn assembler(
+        dir: &tempfile::TempDir,
+        timeout: Duration,
+        max_pending: usize,
+    ) -> (Arc<MoAssembler>, Store, GatewayMetrics) {
+        let store = Store::open_sqlite(dir.path().join("store.db"))
+            .await
+            .expect("store");
+        let metrics = GatewayMetrics::new().expect("metrics");
+        let mo = MoAssembler::new(
+            CarrierId::new("c"),
+            store.clone(),
+            metrics.clone(),
+            timeout,
+            max_pending,
+        );
+        (mo, store, metrics)
+    }
+
+    /// Answers `msg` in a task of its own, as a link does (the answer waits for the commit).
+    fn deliver(mo: &Arc<MoAssembler>, msg: InboundMessage) -> tokio::task::JoinHandle<Verdict> {
+        let mo = Arc::clone(mo);
+        tokio::spawn(async move { mo.handle(&msg).await })
+    }
+
+    async fn committed_texts(store: &Store) -> Vec<String> {
+        let events = store
+            .events_after(0, &[EventKind::Mo], 100)
+            .await
+            .expect("events");
+        events
+            .into_iter()
+            .filter_map(|e| match e.data {
+                EventData::Mo(m) => Some(m.text),
+                EventData::StateChange { .. } => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_part_waits_the_configured_reassembly_timeout_then_is_committed_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // 5 s instead of the default minute.
+        let (mo, store, metrics) = assembler(&dir, Duration::from_secs(5), 16).await;
+        let shutdown = CancellationToken::new();
+        let expiry = tokio::spawn(Arc::clone(&mo).run_expiry(shutdown.clone()));
+        let part = deliver(&mo, mo_part("4917600000001", 7, 2, 1, "first half "));
+
+        // Before the timeout the part waits for its sibling, unanswered.
+        tokio::time::sleep(Duration::from_millis(4_500)).await;
+        assert!(!part.is_finished());
+        assert_eq!(mo.lock().reassembler.pending_len(), 1);
+        assert_eq!(metrics.mo.with_label_values(&["c"]).get(), 0);
+
+        // The expiry tick at 5 s hands it over to the store.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(mo.lock().reassembler.pending_len(), 0);
+        assert_eq!(part.await.expect("part task"), Verdict::Committed);
+        assert_eq!(
+            committed_texts(&store).await,
+            vec!["first half ".to_owned()]
+        );
+        assert_eq!(metrics.mo.with_label_values(&["c"]).get(), 1);
+
+        shutdown.cancel();
+        expiry.await.expect("expiry task");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_pending_cap_the_oldest_message_is_committed_with_what_came() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mo, store, metrics) = assembler(&dir, Duration::from_secs(60), 1).await;
+        let first = deliver(&mo, mo_part("4917600000001", 1, 2, 1, "one "));
+        let second = deliver(&mo, mo_part("4917600000002", 2, 2, 1, "two "));
+        // The second message takes the only place: the first is committed as it is, and its part answered.
+        assert_eq!(first.await.expect("first task"), Verdict::Committed);
+        assert_eq!(committed_texts(&store).await, vec!["one ".to_owned()]);
+        assert_eq!(metrics.mo.with_label_values(&["c"]).get(), 1);
+        assert_eq!(mo.lock().reassembler.pending_len(), 1);
+        assert!(!second.is_finished());
+        second.abort();
     }
 }

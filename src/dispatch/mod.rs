@@ -346,7 +346,13 @@ pub async fn start(components: &Components) -> Result<Links, GatewayError> {
     let mut longest_modem: Vec<Duration> = Vec::new();
     for carrier in &config.carriers {
         let id = CarrierId::new(carrier.id.as_str());
-        let mo = MoAssembler::new(id.clone(), store.clone(), metrics.clone());
+        let mo = MoAssembler::new(
+            id.clone(),
+            store.clone(),
+            metrics.clone(),
+            carrier.smpp_reassembly_timeout,
+            usize::try_from(carrier.smpp_reassembly_max_pending).unwrap_or(usize::MAX),
+        );
         expiries.push(tokio::spawn(Arc::clone(&mo).run_expiry(shutdown.clone())));
         let handler = Arc::new(CarrierInbound::new(
             id.clone(),

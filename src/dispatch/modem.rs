@@ -184,10 +184,12 @@ pub fn hw_config(
     m.sim_busy_retries = c.sim_busy_retries;
     m.sim_busy_delay = c.sim_busy_delay;
     m.sim_error_recheck = c.sim_error_recheck;
+    m.noise_drain = c.noise_drain;
     m.probe_attempts = c.probe_attempts;
     m.probe_timeout = c.probe_timeout;
     m.reopen_backoff = (c.reconnect.initial_backoff, c.reconnect.max_backoff);
     m.reassembly_timeout = c.reassembly_timeout;
+    m.reassembly_max_pending = usize::try_from(c.reassembly_max_pending).unwrap_or(usize::MAX);
     Ok(m)
 }
 

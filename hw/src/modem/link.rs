@@ -43,6 +43,9 @@ enum AckTarget {
     Nothing,
 }
 
+/// A pause in the modem's output this long ends the noise drain of [`Link::wake`] early.
+const NOISE_QUIET: Duration = Duration::from_millis(100);
+
 type AckFuture = Pin<Box<dyn Future<Output = (AckTarget, bool)> + Send>>;
 type PartKey = (String, u16, u8);
 /// SIM indexes of the parts so far, and the first part's service centre and time stamp.
@@ -95,7 +98,7 @@ pub(super) async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Request>, cancel: Cance
         refs: ReferenceAllocator::new(256, rand::random()),
         reassembler: Reassembler::new(ReassemblyConfig {
             timeout_ms: u64::try_from(ctx.cfg.reassembly_timeout.as_millis()).unwrap_or(u64::MAX),
-            max_pending: 256,
+            max_pending: ctx.cfg.reassembly_max_pending,
         }),
         parts: HashMap::new(),
         seen: HashSet::new(),
@@ -245,9 +248,7 @@ impl Link<'_> {
     /// Wakes the modem: leaves a stuck prompt, drops noise, and waits for `AT` to answer.
     async fn wake(&mut self) -> Result<(), LinkFault> {
         self.s.write_raw(&[ESC]).await?;
-        self.s
-            .settle(Duration::from_millis(100), Duration::from_millis(500))
-            .await?;
+        self.s.settle(NOISE_QUIET, self.cfg().noise_drain).await?;
         let t = self.cfg().probe_timeout;
         let mut last = String::new();
         for _ in 0..self.cfg().probe_attempts.max(1) {
