@@ -18,44 +18,28 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
+mod harness;
+use harness::SmppToml;
+
 const TOKEN: &str = "tok-im-0123456789abcdef";
 const WAIT: Duration = Duration::from_secs(20);
 
+/// One client `im`; one carrier `acme` whose SMPP link goes to 127.0.0.1:2775, where nothing listens; one
+/// route, for +44, with its sender rules.
 fn config(dir: &Path) -> Config {
-    let text = format!(
-        r#"
-[api]
-listen = "127.0.0.1:0"
-[[api.clients]]
-name = "im"
-token = "{TOKEN}"
-
-[store.sqlite]
-path = "{db}"
-
-[metrics]
-enabled = false
-
-[simulator]
-enabled = false
-
-[[carriers]]
-id = "acme"
-rate_limit = {{ per_second = 10 }}
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = 2775
-system_id = "smsbridge"
-password = "pw"
-
-[[routes]]
-prefix = "+44"
-carriers = ["acme"]
-allowed_senders = ["ACME*"]
-default_sender = "ACME"
-"#,
-        db = dir.join("gw.db").display()
-    );
+    let text = SmppToml::new(dir, 2775)
+        .api(&format!(
+            "[[api.clients]]\nname = \"im\"\ntoken = \"{TOKEN}\""
+        ))
+        .carrier("acme", "rate_limit = { per_second = 10 }")
+        // The link's own reconnect defaults.
+        .smpp("")
+        .route_with(
+            "+44",
+            "acme",
+            "allowed_senders = [\"ACME*\"]\ndefault_sender = \"ACME\"",
+        )
+        .text();
     Config::from_str(&text, "test.toml").expect("a valid config")
 }
 

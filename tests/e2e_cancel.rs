@@ -3,18 +3,17 @@
 //! CANCELLED on StreamEvents and GetMessage. The simulator holds receipts for a few seconds, so a message
 //! sits SUBMITTED long enough to be cancelled. Every wait is bounded.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use smsbridge::api::pb;
-use smsbridge::sim::smsc::{IdFormat, OutcomeWeight, Smsc, SmscConfig};
+use smsbridge::sim::smsc::{IdFormat, Smsc, SmscConfig};
 use smsbridge_protocol::smpp::CommandStatus;
 use tokio::time::Instant;
 
 mod harness;
-use harness::{Running, WAIT, eventually, free_port, scrape, state_of};
+use harness::{Running, SmppToml, WAIT, eventually, free_port, scrape, state_of};
 
 async fn start(text: &str) -> Running {
     harness::start(text, "e2e-cancel.toml").await
@@ -48,14 +47,8 @@ async fn simulator(delay: Duration) -> Smsc {
 /// [`simulator`] handing out message ids in `id_format`.
 async fn simulator_issuing(id_format: IdFormat, delay: Duration) -> Smsc {
     let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (delay, delay),
-        outcomes: vec![OutcomeWeight {
-            stat: "DELIVRD",
-            weight: 1.0,
-        }],
         id_format,
-        ..SmscConfig::default()
+        ..harness::smsc_config((delay, delay))
     })
     .await
     .expect("the simulator starts");
@@ -75,56 +68,19 @@ async fn metric(port: u16, sample: &str) -> f64 {
 }
 
 /// One carrier `sim` on the simulator at `port`; `supports_cancel` as given (`None`: the key left out).
-fn config_text(dir: &Path, port: u16, supports_cancel: Option<bool>) -> String {
-    config_with_metrics(dir, port, supports_cancel, None)
-}
-
-/// [`config_text`] with the metrics endpoint on `metrics_port`.
-fn config_with_metrics(
-    dir: &Path,
-    port: u16,
-    supports_cancel: Option<bool>,
-    metrics_port: Option<u16>,
-) -> String {
+fn config(dir: &Path, port: u16, supports_cancel: Option<bool>) -> SmppToml {
     let cancel_key = supports_cancel
-        .map(|b| format!("supports_cancel = {b}\n"))
+        .map(|b| format!("\nsupports_cancel = {b}"))
         .unwrap_or_default();
-    format!(
-        r#"
-[api]
-listen = "127.0.0.1:0"
-
-[store.sqlite]
-path = "{db}"
-
-[metrics]
-enabled = {metrics}
-listen = "127.0.0.1:{mport}"
-
-[simulator]
-enabled = false
-
-[[carriers]]
-id = "sim"
-rate_limit = {{ per_second = 1000 }}
-{cancel_key}
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = {port}
-system_id = "smsbridge"
-password = "sim"
-window = 10
-reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
-
-[[routes]]
-prefix = "*"
-carriers = ["sim"]
-default_sender = "SMSBRIDGE"
-"#,
-        db = dir.join("gw.db").display(),
-        metrics = metrics_port.is_some(),
-        mport = metrics_port.unwrap_or(9),
-    )
+    SmppToml::new(dir, port)
+        .carrier(
+            "sim",
+            &format!("rate_limit = {{ per_second = 1000 }}{cancel_key}"),
+        )
+        .smpp(concat!(
+            "window = 10\n",
+            r#"reconnect = { initial_backoff = "200ms", max_backoff = "1s" }"#,
+        ))
 }
 
 /// The state changes of one message (segment-level ones included) in an event list.
@@ -146,7 +102,7 @@ async fn cancel_after_submit_sends_cancel_sm_and_no_receipt_follows() {
     let sim = simulator(RECEIPT_DELAY).await;
     let control = sim.control();
     // supports_cancel left out: SMPP carriers take cancel_sm by default.
-    let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
+    let mut gw = start(&config(dir.path(), sim.local_addr().port(), None).text()).await;
     let submitted_at = Instant::now();
     let r = gw.submit(TO, "cancel me").await;
     gw.wait_submitted(&r.message_id).await;
@@ -221,12 +177,7 @@ async fn cancel_of_a_multipart_message_cancels_every_segment() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator(RECEIPT_DELAY).await;
     let control = sim.control();
-    let mut gw = start(&config_text(
-        dir.path(),
-        sim.local_addr().port(),
-        Some(true),
-    ))
-    .await;
+    let mut gw = start(&config(dir.path(), sim.local_addr().port(), Some(true)).text()).await;
     let text = "0123456789".repeat(40); // 400 GSM 7-bit characters: 3 segments
     let r = gw.submit(TO, &text).await;
     assert_eq!(r.segments, 3);
@@ -277,7 +228,7 @@ async fn cancel_of_a_multipart_message_cancels_every_segment() {
 async fn cancel_after_delivery_is_already_final() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator(Duration::from_millis(20)).await;
-    let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
+    let mut gw = start(&config(dir.path(), sim.local_addr().port(), None).text()).await;
     let r = gw.submit(TO, "too late").await;
     let events = gw
         .events_until(Vec::new(), WAIT, |evs| {
@@ -303,12 +254,7 @@ async fn cancel_after_delivery_is_already_final() {
 async fn a_carrier_without_cancel_support_is_not_asked_and_delivers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator(Duration::from_secs(1)).await;
-    let mut gw = start(&config_text(
-        dir.path(),
-        sim.local_addr().port(),
-        Some(false),
-    ))
-    .await;
+    let mut gw = start(&config(dir.path(), sim.local_addr().port(), Some(false)).text()).await;
     let r = gw.submit(TO, "cannot be called back").await;
     gw.wait_submitted(&r.message_id).await;
     let answer = gw.cancel(&r.message_id).await;
@@ -339,13 +285,8 @@ async fn a_refused_cancel_sm_leaves_the_message_as_it_was() {
     let sim = simulator(RECEIPT_DELAY).await;
     let control = sim.control();
     let metrics_port = free_port();
-    let mut gw = start(&config_with_metrics(
-        dir.path(),
-        sim.local_addr().port(),
-        None,
-        Some(metrics_port),
-    ))
-    .await;
+    let config = config(dir.path(), sim.local_addr().port(), None).metrics(metrics_port);
+    let mut gw = start(&config.text()).await;
     let r = gw.submit(TO, "already on its way").await;
     gw.wait_submitted(&r.message_id).await;
     // The SMSC says it can not cancel (as when it delivered the message and the receipt is still coming).
@@ -410,7 +351,7 @@ async fn carrier_ids_are_shown_and_cancelled_as_the_smsc_issued_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator_issuing(IdFormat::PaddedHex, RECEIPT_DELAY).await;
     let control = sim.control();
-    let mut gw = start(&config_text(dir.path(), sim.local_addr().port(), None)).await;
+    let mut gw = start(&config(dir.path(), sim.local_addr().port(), None).text()).await;
     let kept = gw.submit(TO, "delivered").await;
     let called_back = gw.submit(TO, "cancelled").await;
     gw.wait_submitted(&kept.message_id).await;

@@ -14,19 +14,9 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 mod harness;
-use harness::{SmppToml, free_port};
+use harness::{SmppToml, free_port, is_final};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn is_final(state: i32) -> bool {
-    !matches!(
-        pb::MessageState::try_from(state).unwrap_or_default(),
-        pb::MessageState::Unspecified
-            | pb::MessageState::Accepted
-            | pb::MessageState::Queued
-            | pb::MessageState::Submitted
-    )
-}
 
 /// Reads events after `cursor` into `seen` until `enough` or the stream ends (the gateway died) or `limit`.
 async fn consume(
@@ -69,7 +59,8 @@ fn final_events(events: &[pb::Event]) -> BTreeMap<String, i32> {
         .iter()
         .filter_map(|e| match &e.payload {
             Some(pb::event::Payload::StateChange(sc))
-                if sc.segment.is_none() && is_final(sc.new_state) =>
+                if sc.segment.is_none()
+                    && is_final(pb::MessageState::try_from(sc.new_state).unwrap_or_default()) =>
             {
                 Some((sc.message_id.clone(), sc.new_state))
             }

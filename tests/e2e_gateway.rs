@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use smsbridge::api::pb;
@@ -13,7 +12,7 @@ use smsbridge::sim::smsc::{OutcomeWeight, RecordedSubmit, Smsc, SmscConfig, Smsc
 use smsbridge_protocol::smpp::{DataCoding, EsmClass};
 
 mod harness;
-use harness::{Running, WAIT, free_port, scrape, state_of};
+use harness::{Running, SmppToml, WAIT, free_port, scrape, state_of};
 
 async fn start(text: &str) -> Running {
     harness::start(text, "e2e.toml").await
@@ -23,10 +22,8 @@ async fn start(text: &str) -> Running {
 /// across sessions.
 async fn simulator(stat: &'static str, delay: Duration) -> Smsc {
     let sim = Smsc::start(SmscConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        receipt_delay: (delay, delay),
         outcomes: vec![OutcomeWeight { stat, weight: 1.0 }],
-        ..SmscConfig::default()
+        ..harness::smsc_config((delay, delay))
     })
     .await
     .expect("the simulator starts");
@@ -36,64 +33,20 @@ async fn simulator(stat: &'static str, delay: Duration) -> Smsc {
     sim
 }
 
-struct CarrierSpec<'a> {
-    id: &'a str,
-    port: u16,
-    per_second: u32,
-    segmentation: &'a str,
-    window: u32,
+/// The keys of a carrier of these tests: `per_second` messages a second, `segmentation` (`udh` or `sar`), a
+/// retry after 100 ms.
+fn carrier(per_second: u32, segmentation: &str) -> String {
+    format!(
+        "rate_limit = {{ per_second = {per_second} }}\nsegmentation = \"{segmentation}\"\n\
+         [carriers.retry]\ninitial_backoff = \"100ms\""
+    )
 }
 
-fn config_text(dir: &Path, carriers: &[CarrierSpec<'_>], metrics_port: Option<u16>) -> String {
-    let mut text = format!(
-        r#"
-[api]
-listen = "127.0.0.1:0"
-
-[store.sqlite]
-path = "{db}"
-
-[metrics]
-enabled = {metrics}
-listen = "127.0.0.1:{mport}"
-
-[simulator]
-enabled = false
-"#,
-        db = dir.join("gw.db").display(),
-        metrics = metrics_port.is_some(),
-        mport = metrics_port.unwrap_or(9),
-    );
-    for c in carriers {
-        text.push_str(&format!(
-            r#"
-[[carriers]]
-id = "{id}"
-rate_limit = {{ per_second = {rate} }}
-segmentation = "{seg}"
-[carriers.retry]
-initial_backoff = "100ms"
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = {port}
-system_id = "smsbridge"
-password = "sim"
-window = {window}
-reconnect = {{ initial_backoff = "200ms", max_backoff = "1s" }}
-"#,
-            id = c.id,
-            rate = c.per_second,
-            seg = c.segmentation,
-            port = c.port,
-            window = c.window,
-        ));
-    }
-    let ids: Vec<String> = carriers.iter().map(|c| format!("{:?}", c.id)).collect();
-    text.push_str(&format!(
-        "\n[[routes]]\nprefix = \"*\"\ncarriers = [{}]\ndefault_sender = \"SMSBRIDGE\"\n",
-        ids.join(", ")
-    ));
-    text
+/// Every carrier's SMPP keys: `window` submits in flight, reconnecting after 200 ms to 1 s.
+fn smpp(window: u32) -> String {
+    format!(
+        "window = {window}\nreconnect = {{ initial_backoff = \"200ms\", max_backoff = \"1s\" }}"
+    )
 }
 
 fn submits_to(control: &SmscControl, number: &str) -> Vec<RecordedSubmit> {
@@ -109,18 +62,10 @@ async fn single_and_multipart_gsm7_and_ucs2_are_delivered_with_the_right_coding(
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator("DELIVRD", Duration::from_millis(50)).await;
     let control = sim.control();
-    let mut gw = start(&config_text(
-        dir.path(),
-        &[CarrierSpec {
-            id: "alpha",
-            port: sim.local_addr().port(),
-            per_second: 1000,
-            segmentation: "udh",
-            window: 10,
-        }],
-        None,
-    ))
-    .await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier("alpha", &carrier(1000, "udh"))
+        .smpp(&smpp(10));
+    let mut gw = start(&config.text()).await;
 
     let long_gsm = "The quick brown fox jumps over the lazy dog. ".repeat(5); // 225 chars: 2 parts
     let long_ucs2 = "Привет, как дела? ".repeat(6); // 108 UCS-2 chars: 2 parts
@@ -221,18 +166,10 @@ async fn sar_segmentation_sends_tlvs_instead_of_udh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
     let control = sim.control();
-    let mut gw = start(&config_text(
-        dir.path(),
-        &[CarrierSpec {
-            id: "alpha",
-            port: sim.local_addr().port(),
-            per_second: 1000,
-            segmentation: "sar",
-            window: 10,
-        }],
-        None,
-    ))
-    .await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier("alpha", &carrier(1000, "sar"))
+        .smpp(&smpp(10));
+    let mut gw = start(&config.text()).await;
     let text = "x".repeat(300);
     let r = gw.submit("+4915100000010", &text).await;
     assert_eq!(r.segments, 2);
@@ -263,18 +200,10 @@ async fn sar_segmentation_sends_tlvs_instead_of_udh() {
 async fn undeliverable_receipt_keeps_stat_and_err() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator("UNDELIV", Duration::from_millis(20)).await;
-    let mut gw = start(&config_text(
-        dir.path(),
-        &[CarrierSpec {
-            id: "alpha",
-            port: sim.local_addr().port(),
-            per_second: 1000,
-            segmentation: "udh",
-            window: 10,
-        }],
-        None,
-    ))
-    .await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier("alpha", &carrier(1000, "udh"))
+        .smpp(&smpp(10));
+    let mut gw = start(&config.text()).await;
     let r = gw.submit("+4915100000020", "will not arrive").await;
     let m = gw.wait_final(&r.message_id).await;
     assert_eq!(state_of(&m), pb::MessageState::Undeliverable, "{m:?}");
@@ -313,18 +242,10 @@ async fn mo_single_and_concatenated_reach_stream_events() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
     let control = sim.control();
-    let mut gw = start(&config_text(
-        dir.path(),
-        &[CarrierSpec {
-            id: "alpha",
-            port: sim.local_addr().port(),
-            per_second: 1000,
-            segmentation: "udh",
-            window: 10,
-        }],
-        None,
-    ))
-    .await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier("alpha", &carrier(1000, "udh"))
+        .smpp(&smpp(10));
+    let mut gw = start(&config.text()).await;
     assert!(control.inject_mo(smsbridge::sim::smsc::MoMessage {
         source_addr: "4917600000001".into(),
         destination_addr: "4930123".into(),
@@ -376,27 +297,11 @@ async fn messages_fail_over_to_the_second_carrier_when_the_first_is_down() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
     let control = sim.control();
-    let mut gw = start(&config_text(
-        dir.path(),
-        &[
-            CarrierSpec {
-                id: "down",
-                port: free_port(),
-                per_second: 1000,
-                segmentation: "udh",
-                window: 10,
-            },
-            CarrierSpec {
-                id: "backup",
-                port: sim.local_addr().port(),
-                per_second: 1000,
-                segmentation: "udh",
-                window: 10,
-            },
-        ],
-        None,
-    ))
-    .await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier_at("down", free_port(), &carrier(1000, "udh"))
+        .carrier("backup", &carrier(1000, "udh"))
+        .smpp(&smpp(10));
+    let mut gw = start(&config.text()).await;
     let mut ids = Vec::new();
     for i in 0..10 {
         let r = gw.submit(&format!("+49151000001{i:02}"), "failover").await;
@@ -437,27 +342,15 @@ async fn the_carrier_rate_limit_holds_at_the_smsc_and_metrics_are_served() {
     let sim = simulator("DELIVRD", Duration::from_millis(10)).await;
     let control = sim.control();
     let metrics_port = free_port();
-    let mut gw = start(&config_text(
-        dir.path(),
-        &[CarrierSpec {
-            id: "alpha",
-            port: sim.local_addr().port(),
-            per_second: 50,
-            segmentation: "udh",
-            window: 50,
-        }],
-        Some(metrics_port),
-    ))
-    .await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier("alpha", &carrier(50, "udh"))
+        .smpp(&smpp(50))
+        .metrics(metrics_port);
+    let mut gw = start(&config.text()).await;
     let total = 150usize;
     let batch = pb::SubmitBatchRequest {
         messages: (0..total)
-            .map(|i| pb::SubmitRequest {
-                to: format!("+4915200{i:06}"),
-                body: Some(pb::submit_request::Body::Text("rate".into())),
-                want_receipt: true,
-                ..Default::default()
-            })
+            .map(|i| harness::text_message(&format!("+4915200{i:06}"), "rate"))
             .collect(),
     };
     let results = gw
@@ -571,27 +464,14 @@ async fn a_connection_lost_mid_window_resends_the_unanswered_and_delivers_everyt
     let control = sim.control();
     // The SMSC reads the 20th submit_sm and drops the connection without answering.
     control.drop_connection_at_submit(20);
-    let mut gw = start(&config_text(
-        dir.path(),
-        &[CarrierSpec {
-            id: "alpha",
-            port: sim.local_addr().port(),
-            per_second: 1000,
-            segmentation: "udh",
-            window: 10,
-        }],
-        None,
-    ))
-    .await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier("alpha", &carrier(1000, "udh"))
+        .smpp(&smpp(10));
+    let mut gw = start(&config.text()).await;
     let total = 60usize;
     let batch = pb::SubmitBatchRequest {
         messages: (0..total)
-            .map(|i| pb::SubmitRequest {
-                to: format!("+4915300{i:06}"),
-                body: Some(pb::submit_request::Body::Text("survives".into())),
-                want_receipt: true,
-                ..Default::default()
-            })
+            .map(|i| harness::text_message(&format!("+4915300{i:06}"), "survives"))
             .collect(),
     };
     let results = gw
@@ -686,24 +566,17 @@ async fn a_tls_link_from_the_config_delivers() {
     let (port, pem) = tls_front(sim.local_addr()).await;
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, pem).expect("write ca");
-    let text = config_text(
-        dir.path(),
-        &[CarrierSpec {
-            id: "secure",
-            port,
-            per_second: 1000,
-            segmentation: "udh",
-            window: 10,
-        }],
-        None,
-    )
-    .replace(
-        "password = \"sim\"\n",
-        &format!(
-            "password = \"sim\"\ntls = {{ enabled = true, ca_file = \"{}\", server_name = \"localhost\" }}\n",
-            ca.display()
-        ),
-    );
+    let text = SmppToml::new(dir.path(), port)
+        .carrier("secure", &carrier(1000, "udh"))
+        .smpp(&smpp(10))
+        .text()
+        .replace(
+            "password = \"sim\"\n",
+            &format!(
+                "password = \"sim\"\ntls = {{ enabled = true, ca_file = \"{}\", server_name = \"localhost\" }}\n",
+                ca.display()
+            ),
+        );
     assert!(text.contains("tls = {"));
     let mut gw = start(&text).await;
     let r = gw.submit("+4915400000001", "over tls").await;

@@ -8,17 +8,18 @@
 //! It prints accepted/s (API), submitted/s (the SMSC's answers; in-process only) and delivered/s (receipt
 //! events seen). With `SMSBRIDGE_LOAD_ADDR=http://127.0.0.1:50051` it drives a gateway running elsewhere.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use smsbridge::api::pb;
 use smsbridge::api::pb::gateway_client::GatewayClient;
 use smsbridge::config::Config;
 use smsbridge::gateway::Gateway;
-use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
+
+mod harness;
+use harness::SmppToml;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run in release with --ignored --nocapture"]
@@ -35,46 +36,12 @@ async fn throughput_submit_to_receipt() {
     let addr = match &external {
         Some(addr) => addr.clone(),
         None => {
-            let sim = Smsc::start(SmscConfig {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-                receipt_delay: (Duration::from_millis(0), Duration::from_millis(20)),
-                outcomes: vec![OutcomeWeight {
-                    stat: "DELIVRD",
-                    weight: 1.0,
-                }],
-                ..SmscConfig::default()
-            })
-            .await
-            .expect("simulator");
-            let text = format!(
-                r#"
-[api]
-listen = "127.0.0.1:0"
-max_batch_size = 1000
-[store.sqlite]
-path = "{db}"
-[metrics]
-enabled = false
-[simulator]
-enabled = false
-[[carriers]]
-id = "alpha"
-rate_limit = {{ per_second = 100000 }}
-[[carriers.smpp]]
-host = "127.0.0.1"
-port = {port}
-system_id = "smsbridge"
-password = "sim"
-window = 200
-binds = 2
-[[routes]]
-prefix = "*"
-carriers = ["alpha"]
-default_sender = "SMSBRIDGE"
-"#,
-                db = dir.path().join("gw.db").display(),
-                port = sim.local_addr().port()
-            );
+            let sim = harness::smsc((Duration::from_millis(0), Duration::from_millis(20))).await;
+            let text = SmppToml::new(dir.path(), sim.local_addr().port())
+                .api("max_batch_size = 1000")
+                .carrier("alpha", "rate_limit = { per_second = 100000 }")
+                .smpp("window = 200\nbinds = 2")
+                .text();
             let config = Config::from_str(&text, "load.toml").expect("config");
             let shutdown = CancellationToken::new();
             let gateway = Gateway::start(config, shutdown.clone())
@@ -137,12 +104,7 @@ default_sender = "SMSBRIDGE"
                 let req = pb::SubmitBatchRequest {
                     messages: chunk
                         .iter()
-                        .map(|i| pb::SubmitRequest {
-                            to: format!("+49151{s:02}{i:06}"),
-                            body: Some(pb::submit_request::Body::Text("load".into())),
-                            want_receipt: true,
-                            ..Default::default()
-                        })
+                        .map(|i| harness::text_message(&format!("+49151{s:02}{i:06}"), "load"))
                         .collect(),
                 };
                 let r = c.submit_batch(req).await.expect("batch").into_inner();

@@ -26,26 +26,8 @@ async fn submit(gw: &mut Running, to: &str, validity_ms: i32, want_receipt: bool
         .message_id
 }
 
-/// Polls GetMessage until `id` is in `state`, for at most `limit`.
-async fn wait_state(
-    gw: &mut Running,
-    id: &str,
-    state: pb::MessageState,
-    limit: Duration,
-) -> pb::Message {
-    let deadline = Instant::now() + limit;
-    loop {
-        let m = gw.get(id).await;
-        if state_of(&m) == state {
-            return m;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} not {state:?} after {limit:?}: {m:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// How often the test asks GetMessage while it waits for a state.
+const POLL: Duration = Duration::from_millis(50);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_that_never_comes_ends_the_message_unknown_after_the_receipt_timeout() {
@@ -65,34 +47,28 @@ async fn a_receipt_that_never_comes_ends_the_message_unknown_after_the_receipt_t
     let no_receipt = submit(&mut gw, "+4915100000002", 1_500, false).await;
 
     // Both go out and wait: SUBMITTED.
-    let m = wait_state(
-        &mut gw,
-        &waiting,
-        pb::MessageState::Submitted,
-        Duration::from_secs(10),
-    )
-    .await;
+    let m = gw
+        .wait_state(&waiting, Duration::from_secs(10), POLL, |s| {
+            s == pb::MessageState::Submitted
+        })
+        .await;
     assert!(m.final_at.is_none(), "still waiting for its receipt: {m:?}");
-    let m = wait_state(
-        &mut gw,
-        &no_receipt,
-        pb::MessageState::Submitted,
-        Duration::from_secs(10),
-    )
-    .await;
+    let m = gw
+        .wait_state(&no_receipt, Duration::from_secs(10), POLL, |s| {
+            s == pb::MessageState::Submitted
+        })
+        .await;
     assert!(
         m.final_at.is_some(),
         "a message without want_receipt is finished once submitted: {m:?}"
     );
 
     // Validity 1.5 s + receipt_timeout 1 s (+ the 1 s sweep): UNKNOWN, not before 2.5 s.
-    let m = wait_state(
-        &mut gw,
-        &waiting,
-        pb::MessageState::Unknown,
-        Duration::from_secs(15),
-    )
-    .await;
+    let m = gw
+        .wait_state(&waiting, Duration::from_secs(15), POLL, |s| {
+            s == pb::MessageState::Unknown
+        })
+        .await;
     assert!(
         started.elapsed() >= Duration::from_millis(2_500),
         "ended after {:?}, before validity + receipt_timeout",

@@ -1,7 +1,8 @@
 //! The gateway the end-to-end tests drive over real gRPC (`e2e_gateway.rs`, `e2e_modem.rs`, `e2e_cancel.rs`,
 //! `e2e_validity.rs`, `e2e_receipt_timeout.rs`, `e2e_logs.rs`, `e2e_crash.rs`): in this process from a config
-//! text (start it, call it, follow its events, stop it) or as the built `smsbridge serve` binary; the config
-//! text for SMPP carriers bound to the SMSC simulator, and the simulator itself. Every wait is bounded.
+//! text (start it, call it, wait for a message's state, follow its events, stop it) or as the built
+//! `smsbridge serve` binary; the config text for SMPP carriers bound to the SMSC simulator (also used by
+//! `e2e_load.rs` and `api_serve.rs`), and the simulator itself. Every wait is bounded.
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::fmt::Write as _;
@@ -12,8 +13,10 @@ use std::time::Duration;
 
 use smsbridge::api::pb;
 use smsbridge::api::pb::gateway_client::GatewayClient;
+use smsbridge::api::server::pb_state;
 use smsbridge::config::Config;
 use smsbridge::gateway::{Gateway, GatewayError};
+use smsbridge::model::MessageState;
 use smsbridge::sim::smsc::{OutcomeWeight, Smsc, SmscConfig};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
@@ -54,6 +57,7 @@ pub async fn start(text: &str, name: &str) -> Running {
 }
 
 impl Running {
+    /// Cancels the gateway and waits for it to stop cleanly (within [`WAIT`]).
     pub async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(WAIT, self.task)
@@ -68,6 +72,7 @@ impl Running {
         submit_with(&mut self.client, text_message(to, text)).await
     }
 
+    /// GetMessage of `id` (an error fails the test).
     pub async fn get(&mut self, id: &str) -> pb::Message {
         self.client
             .get_message(pb::GetMessageRequest {
@@ -78,6 +83,7 @@ impl Running {
             .into_inner()
     }
 
+    /// Cancel of `id`: the gateway's answer (an error fails the test).
     pub async fn cancel(&mut self, id: &str) -> pb::CancelResponse {
         self.client
             .cancel(pb::CancelRequest {
@@ -88,27 +94,34 @@ impl Running {
             .into_inner()
     }
 
-    /// Waits until the message is in a final state; returns it.
-    pub async fn wait_final(&mut self, id: &str) -> pb::Message {
-        let deadline = Instant::now() + WAIT;
+    /// Polls GetMessage of `id` every `every` until `done` holds for its state, for at most `limit`; returns
+    /// the message.
+    pub async fn wait_state(
+        &mut self,
+        id: &str,
+        limit: Duration,
+        every: Duration,
+        done: impl Fn(pb::MessageState) -> bool,
+    ) -> pb::Message {
+        let deadline = Instant::now() + limit;
         loop {
             let m = self.get(id).await;
             let state = state_of(&m);
-            if !matches!(
-                state,
-                pb::MessageState::Accepted
-                    | pb::MessageState::Queued
-                    | pb::MessageState::Submitted
-                    | pb::MessageState::Unspecified
-            ) {
+            if done(state) {
                 return m;
             }
             assert!(
                 Instant::now() < deadline,
-                "message {id} still {state:?} after {WAIT:?}: {m:?}"
+                "message {id} still {state:?} after {limit:?}, not the state waited for: {m:?}"
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(every).await;
         }
+    }
+
+    /// Waits (polling every 20 ms, at most [`WAIT`]) until the message is in a final state; returns it.
+    pub async fn wait_final(&mut self, id: &str) -> pb::Message {
+        self.wait_state(id, WAIT, Duration::from_millis(20), is_final)
+            .await
     }
 
     /// Events of `kinds` (all when empty) from the start, until `stop` says enough or `limit` passes.
@@ -160,8 +173,17 @@ pub async fn submit_with(
     client.submit(request).await.expect("submit").into_inner()
 }
 
+/// The state of `m` (UNSPECIFIED for a value this build does not know).
 pub fn state_of(m: &pb::Message) -> pb::MessageState {
     pb::MessageState::try_from(m.state).unwrap_or_default()
+}
+
+/// True for a state a message never leaves, as the model says ([`MessageState::is_final`]); UNSPECIFIED, which
+/// no model state maps to, is not final.
+pub fn is_final(state: pb::MessageState) -> bool {
+    MessageState::ALL
+        .into_iter()
+        .any(|s| s.is_final() && pb_state(s) == state)
 }
 
 /// A port nothing listens on (bound, then released).
@@ -203,7 +225,14 @@ pub async fn scrape(port: u16) -> String {
 /// The SMSC simulator on loopback (a free port): it accepts every bind and submit_sm and answers each with a
 /// DELIVRD receipt after a delay drawn from `receipt_delay` (shortest, longest).
 pub async fn smsc(receipt_delay: (Duration, Duration)) -> Smsc {
-    Smsc::start(SmscConfig {
+    Smsc::start(smsc_config(receipt_delay))
+        .await
+        .expect("the simulator starts")
+}
+
+/// The config of [`smsc`], for a test that changes more of it (`..smsc_config(receipt_delay)`).
+pub fn smsc_config(receipt_delay: (Duration, Duration)) -> SmscConfig {
+    SmscConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         receipt_delay,
         outcomes: vec![OutcomeWeight {
@@ -211,23 +240,34 @@ pub async fn smsc(receipt_delay: (Duration, Duration)) -> Smsc {
             weight: 1.0,
         }],
         ..SmscConfig::default()
-    })
-    .await
-    .expect("the simulator starts")
+    }
 }
 
-/// The config text of a gateway whose carriers all bind over SMPP to one SMSC simulator on loopback: the
-/// API on loopback, SQLite at `gw.db` in a test's directory, metrics and the built-in simulator off. With no
+/// The config text of a gateway whose carriers bind over SMPP to one SMSC simulator on loopback (unless
+/// [`carrier_at`](Self::carrier_at) says otherwise): the API on loopback, SQLite at `gw.db` in a test's
+/// directory, metrics (unless [`metrics`](Self::metrics)) and the built-in simulator off. With no
 /// [`route`](Self::route), one route `*` over every carrier in order.
 pub struct SmppToml {
     dir: PathBuf,
     smsc_port: u16,
     api_port: u16,
     api: String,
+    metrics_port: Option<u16>,
     tables: String,
-    carriers: Vec<(String, String)>,
+    carriers: Vec<SmppCarrier>,
     smpp: String,
-    routes: Vec<(String, String)>,
+    routes: Vec<(String, String, String)>,
+}
+
+/// The keys of a route of an [`SmppToml`] unless the test gives its own.
+const SENT_AS_SMSBRIDGE: &str = r#"default_sender = "SMSBRIDGE""#;
+
+/// One `[[carriers]]` of an [`SmppToml`].
+struct SmppCarrier {
+    id: String,
+    /// The SMSC's port when `None`.
+    port: Option<u16>,
+    keys: String,
 }
 
 impl SmppToml {
@@ -238,6 +278,7 @@ impl SmppToml {
             smsc_port,
             api_port: 0,
             api: String::new(),
+            metrics_port: None,
             tables: String::new(),
             carriers: Vec::new(),
             smpp: r#"reconnect = { initial_backoff = "200ms", max_backoff = "1s" }"#.into(),
@@ -257,6 +298,12 @@ impl SmppToml {
         self
     }
 
+    /// Serves the Prometheus metrics on this loopback port (default: metrics off).
+    pub fn metrics(mut self, port: u16) -> Self {
+        self.metrics_port = Some(port);
+        self
+    }
+
     /// More top-level tables, e.g. `[log]` with its keys.
     pub fn tables(mut self, toml: &str) -> Self {
         self.tables = toml.into();
@@ -266,7 +313,22 @@ impl SmppToml {
     /// A carrier `id`; `keys` is the rest of its `[[carriers]]` table (its `rate_limit` too) and may end in
     /// sub-tables such as `[carriers.retry]`.
     pub fn carrier(mut self, id: &str, keys: &str) -> Self {
-        self.carriers.push((id.into(), keys.into()));
+        self.carriers.push(SmppCarrier {
+            id: id.into(),
+            port: None,
+            keys: keys.into(),
+        });
+        self
+    }
+
+    /// A [`carrier`](Self::carrier) that binds to 127.0.0.1:`port` instead of the SMSC (e.g. a port nothing
+    /// listens on).
+    pub fn carrier_at(mut self, id: &str, port: u16, keys: &str) -> Self {
+        self.carriers.push(SmppCarrier {
+            id: id.into(),
+            port: Some(port),
+            keys: keys.into(),
+        });
         self
     }
 
@@ -278,8 +340,15 @@ impl SmppToml {
     }
 
     /// A route: numbers starting with `prefix` go to `carrier`, sent as "SMSBRIDGE".
-    pub fn route(mut self, prefix: &str, carrier: &str) -> Self {
-        self.routes.push((prefix.into(), carrier.into()));
+    pub fn route(self, prefix: &str, carrier: &str) -> Self {
+        self.route_with(prefix, carrier, SENT_AS_SMSBRIDGE)
+    }
+
+    /// A [`route`](Self::route) whose keys after `prefix` and `carriers` are `keys` (its own `default_sender`,
+    /// `allowed_senders`, ...).
+    pub fn route_with(mut self, prefix: &str, carrier: &str, keys: &str) -> Self {
+        self.routes
+            .push((prefix.into(), carrier.into(), keys.into()));
         self
     }
 
@@ -294,7 +363,7 @@ listen = "127.0.0.1:{api_port}"
 path = "{db}"
 
 [metrics]
-enabled = false
+{metrics}
 
 [simulator]
 enabled = false
@@ -303,9 +372,13 @@ enabled = false
             api_port = self.api_port,
             api = self.api,
             db = self.dir.join("gw.db").display(),
+            metrics = match self.metrics_port {
+                Some(port) => format!("enabled = true\nlisten = \"127.0.0.1:{port}\""),
+                None => "enabled = false".into(),
+            },
             tables = self.tables,
         );
-        for (id, keys) in &self.carriers {
+        for SmppCarrier { id, port, keys } in &self.carriers {
             let _ = write!(
                 text,
                 r#"
@@ -319,26 +392,26 @@ system_id = "smsbridge"
 password = "sim"
 {smpp}
 "#,
-                port = self.smsc_port,
+                port = port.unwrap_or(self.smsc_port),
                 smpp = self.smpp,
             );
         }
-        let mut route = |prefix: &str, carriers: &str| {
+        let mut route = |prefix: &str, carriers: &str, keys: &str| {
             let _ = write!(
                 text,
-                "\n[[routes]]\nprefix = {prefix:?}\ncarriers = [{carriers}]\ndefault_sender = \"SMSBRIDGE\"\n"
+                "\n[[routes]]\nprefix = {prefix:?}\ncarriers = [{carriers}]\n{keys}\n"
             );
         };
         if self.routes.is_empty() {
             let all: Vec<String> = self
                 .carriers
                 .iter()
-                .map(|(id, _)| format!("{id:?}"))
+                .map(|c| format!("{:?}", c.id))
                 .collect();
-            route("*", &all.join(", "));
+            route("*", &all.join(", "), SENT_AS_SMSBRIDGE);
         }
-        for (prefix, carrier) in &self.routes {
-            route(prefix, &format!("{carrier:?}"));
+        for (prefix, carrier, keys) in &self.routes {
+            route(prefix, &format!("{carrier:?}"), keys);
         }
         text
     }
