@@ -226,7 +226,8 @@ pub enum MessageState {
     /// Final: cancelled by the client before it was sent.
     Cancelled,
     /// Final: the carrier accepted it but its fate is not known: the receipt said UNKNOWN, or no receipt came
-    /// by the carrier's `receipt_timeout` after the message's validity ran out.
+    /// by the carrier's `receipt_timeout` after the message's validity ran out. The one final state that can
+    /// still change: a final receipt that comes later replaces it with the state the carrier reports.
     Unknown,
 }
 
@@ -245,7 +246,8 @@ impl MessageState {
         MessageState::Unknown,
     ];
 
-    /// True for the states a message never leaves.
+    /// True for the final states: a message never leaves them, except `Unknown`, which a late final receipt
+    /// replaces.
     pub fn is_final(self) -> bool {
         !matches!(
             self,

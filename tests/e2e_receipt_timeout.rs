@@ -2,7 +2,9 @@
 //! (SQLite in a temp dir) -> submit_sm over TCP to the SMSC simulator, whose receipts come far too late. Once
 //! a message's validity has run out and the carrier's `receipt_timeout` passed after it, the segment and the
 //! message end UNKNOWN, on GetMessage and on the event stream. A message sent without want_receipt is
-//! finished (final_at) as soon as it is SUBMITTED and never ends UNKNOWN. Loopback only, every wait bounded.
+//! finished (final_at) as soon as it is SUBMITTED and never ends UNKNOWN. A receipt that still comes after
+//! that (the simulator ignores validity) replaces UNKNOWN with the carrier's state. Loopback only, every wait
+//! bounded.
 
 use std::time::Duration;
 
@@ -113,5 +115,86 @@ async fn a_receipt_that_never_comes_ends_the_message_unknown_after_the_receipt_t
     // The message without want_receipt stays SUBMITTED: nobody waits for its receipt.
     let m = gw.get(&no_receipt).await;
     assert_eq!(state_of(&m), pb::MessageState::Submitted, "{m:?}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_that_comes_after_the_receipt_timeout_replaces_unknown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The simulator ignores the validity it is sent: its DELIVRD receipt comes 7 s after the submit, well
+    // after the message ended UNKNOWN (validity 1.5 s + receipt_timeout 1 s + the 1 s sweep).
+    let sim = harness::smsc((Duration::from_secs(7), Duration::from_secs(7))).await;
+    let config = SmppToml::new(dir.path(), sim.local_addr().port())
+        .carrier(
+            "slow",
+            "rate_limit = { per_second = 1000 }\nreceipt_timeout = \"1s\"",
+        )
+        .text();
+    let mut gw = harness::start(&config, "e2e_receipt_timeout_late.toml").await;
+    let id = submit(&mut gw, "+4915100000003", 1_500, true).await;
+
+    let m = wait_state(
+        &mut gw,
+        &id,
+        pb::MessageState::Unknown,
+        Duration::from_secs(15),
+    )
+    .await;
+    let unknown_at = m.final_at.expect("final when UNKNOWN");
+
+    let m = wait_state(
+        &mut gw,
+        &id,
+        pb::MessageState::Delivered,
+        Duration::from_secs(20),
+    )
+    .await;
+    let seg = &m.segments[0];
+    assert_eq!(
+        pb::MessageState::try_from(seg.state).unwrap_or_default(),
+        pb::MessageState::Delivered
+    );
+    let stat = seg.carrier_status.as_ref().and_then(|s| s.stat.clone());
+    assert_eq!(stat.as_deref(), Some("DELIVRD"), "{m:?}");
+    let final_at = m.final_at.expect("final");
+    assert!(
+        (final_at.seconds, final_at.nanos) > (unknown_at.seconds, unknown_at.nanos),
+        "final_at {final_at:?} moves to the receipt, after UNKNOWN at {unknown_at:?}"
+    );
+
+    // The stream tells both: UNKNOWN, then DELIVERED.
+    let events = gw
+        .events_until(
+            vec![pb::EventKind::Unknown, pb::EventKind::Delivered],
+            Duration::from_secs(10),
+            |evs| evs.len() >= 2,
+        )
+        .await;
+    let changes: Vec<(u64, i32, i32)> = events
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Some(pb::event::Payload::StateChange(sc))
+                if sc.segment.is_none() && sc.message_id == id =>
+            {
+                Some((e.cursor, sc.old_state, sc.new_state))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes.iter().map(|c| (c.1, c.2)).collect::<Vec<_>>(),
+        vec![
+            (
+                pb::MessageState::Submitted as i32,
+                pb::MessageState::Unknown as i32
+            ),
+            (
+                pb::MessageState::Unknown as i32,
+                pb::MessageState::Delivered as i32
+            ),
+        ],
+        "{events:?}"
+    );
+    assert!(changes[0].0 < changes[1].0);
     gw.stop().await;
 }

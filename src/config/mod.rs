@@ -298,8 +298,8 @@ pub struct CarrierConfig {
     #[serde(default = "defaults::yes")]
     pub send_validity: bool,
     /// How long after a message's validity runs out a receipt may still come for it. A segment still waiting
-    /// for its receipt then ends UNKNOWN (a message that asked for no receipt is not waiting). 1 second to 30
-    /// days; default 1 hour.
+    /// for its receipt then ends UNKNOWN (a message that asked for no receipt is not waiting); a receipt that
+    /// comes later still replaces UNKNOWN. 1 second to 30 days; default 1 hour.
     #[serde(default = "defaults::receipt_timeout", with = "duration")]
     pub receipt_timeout: Duration,
     /// How long the parts of a concatenated MO that came over this carrier's SMPP links wait for the rest

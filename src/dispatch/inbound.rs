@@ -231,7 +231,8 @@ impl CarrierInbound {
 
 impl CarrierInbound {
     /// Counts a committed receipt: final states by state, delivered ones, and the time since the message
-    /// was accepted.
+    /// was accepted. These count receipts as they come, not state changes: a duplicate, one for a segment
+    /// already final, and one that replaces UNKNOWN each count once.
     fn count_receipt(&self, state: MessageState, found: &ReceiptMatch, received_at: UnixMs) {
         let label = [self.carrier.as_str()];
         if state.is_final() {

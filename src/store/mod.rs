@@ -36,7 +36,9 @@
 //! remembered as long as its message: a Submit retried after its message was pruned stores a new message.
 //! GetMessage of a pruned message finds nothing. A consumer resuming from a cursor whose following events
 //! were pruned gets [`StoreError::CursorPruned`] (with the oldest cursor it can resume from) instead of a
-//! silent gap; cursor 0 means "from the oldest event kept".
+//! silent gap; cursor 0 means "from the oldest event kept". A receipt that comes after its message was pruned
+//! (its carrier id mapping went with it) matches nothing: it is held like any unmatched receipt, then dropped
+//! after the holding time, and the message stays gone, also when it had ended UNKNOWN.
 //!
 //! # Events
 //! Each transition is one event with a cursor, written in the same transaction as the change: a new message
@@ -44,6 +46,14 @@
 //! written whenever the derived state changes, and for multipart messages a segment-level event
 //! (`segment: Some(i)`) for each segment's transition. MOs are events too, with an id of their own.
 //! Cursors are strictly increasing and never reused; consumers resume from any cursor (at-least-once).
+//!
+//! A final state is never changed, with one exception: `UNKNOWN` (no receipt by the carrier's receipt timeout,
+//! see [`Store::give_up_receipts`], or the carrier's receipt said UNKNOWN). A final receipt that matches an
+//! `UNKNOWN` segment later (a slow carrier, or one that ignores validity) replaces it with the carrier's state,
+//! like any receipt: its fields are stored, the segment's and (when its derived state changes) the message's
+//! `final_at` become the time of the receipt, and the same events are written (e.g. `UNKNOWN -> DELIVERED`,
+//! for a segment and then for the message). A consumer may thus see a message's final state change once,
+//! from `UNKNOWN`. A non-final receipt, or one for a segment in any other final state, records its fields only.
 //!
 //! # Why an enum and a trait
 //! [`StoreEngine`] is the contract an engine implements (async methods returning `Send` futures). [`Store`] is an
@@ -172,7 +182,8 @@ pub struct OutcomeApplied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The state the receipt means (e.g. DELIVRD -> `Delivered`, UNDELIV -> `Undeliverable`). A non-final
-    /// state (e.g. ENROUTE mapped to `Submitted`) records the status without changing the state.
+    /// state (e.g. ENROUTE mapped to `Submitted`) records the status without changing the state; so does a
+    /// final one for a segment already final, unless that segment is `Unknown` (see "Events" above).
     pub state: MessageState,
     /// The fields exactly as received.
     pub status: CarrierStatus,
@@ -421,7 +432,9 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
     /// For each `(carrier, valid_before)`: ends UNKNOWN the segments of that carrier's messages that still
     /// wait for a receipt although the message's validity ran out before `valid_before` (the carrier's
     /// receipt timeout ago). One writer request for all of them. Messages that did not ask for a receipt are
-    /// left alone. Returns how many segments ended.
+    /// left alone, and a segment is ended at most once (only a `Submitted` one is). A receipt that comes
+    /// afterwards still replaces `Unknown` (see "Events" in the module documentation). Returns how many
+    /// segments ended.
     fn give_up_receipts(
         &self,
         deadlines: &[(CarrierId, UnixMs)],
@@ -542,7 +555,7 @@ impl Store {
 
     /// After cancel_sm: the segments the carrier confirmed cancelled become `Cancelled` (see
     /// [`StoreEngine::record_carrier_cancel`]). A receipt that comes for such a segment afterwards records
-    /// its status fields but leaves the state `Cancelled` (a final state is never changed): a `DELETED`
+    /// its status fields but leaves the state `Cancelled` (only `Unknown` is ever changed): a `DELETED`
     /// receipt is the carrier saying the same thing; a `DELIVRD` one contradicts its cancel_sm_resp, and the
     /// status shows that.
     pub async fn record_carrier_cancel(

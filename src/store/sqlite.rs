@@ -2264,8 +2264,11 @@ impl Cx<'_, '_> {
         seg: &Seg,
         receipt: &Receipt,
     ) -> Result<MessageState, StoreError> {
-        // A non-final receipt (e.g. ENROUTE) records the status only; a final state is never changed.
-        let new = if receipt.state.is_final() && !seg.state.is_final() {
+        // A non-final receipt (e.g. ENROUTE) records the status only. A final state is never changed, except
+        // UNKNOWN: it says nobody knew the fate (no receipt by the receipt timeout, or the carrier said
+        // UNKNOWN), so a final receipt that comes later is the answer and replaces it, with its events.
+        let open = !seg.state.is_final() || seg.state == MessageState::Unknown;
+        let new = if receipt.state.is_final() && open {
             receipt.state
         } else {
             seg.state
@@ -2557,7 +2560,8 @@ impl Cx<'_, '_> {
                 continue;
             };
             for s in self.segments(msg)? {
-                // A leased segment is being resent: its outcome decides.
+                // A leased segment is being resent: its outcome decides. Only SUBMITTED ends, so a segment
+                // ends UNKNOWN at most once, and one a late receipt took on from UNKNOWN is never touched.
                 if s.state == MessageState::Submitted && s.lease.is_none() {
                     let upd = SegUpdate {
                         last_error: Some(reason),

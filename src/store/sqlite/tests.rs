@@ -1936,6 +1936,282 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
     store.close().await;
 }
 
+/// Submits `m` (validity `valid_until`), sends each segment and maps it to carrier id `{tag}-{segment}`.
+async fn submit_and_send(
+    store: &Store,
+    mut m: NewMessage,
+    valid_until: UnixMs,
+    tag: &str,
+) -> MessageId {
+    m.valid_until = valid_until;
+    let id = submit_one(store, m).await;
+    for d in store
+        .claim(&carrier(), 300, now_far())
+        .await
+        .expect("claim")
+    {
+        let cid = format!("{tag}-{}", d.segment);
+        store
+            .record_outcome(d.key(), submitted(&cid, &cid))
+            .await
+            .expect("outcome");
+    }
+    id
+}
+
+/// The state changes of message `id` after `cursor`: (cursor, old, new, segment).
+async fn changes_of(
+    store: &Store,
+    id: MessageId,
+    after: u64,
+) -> Vec<(u64, Option<MessageState>, MessageState, Option<u16>)> {
+    store
+        .events_after(after, &[], 1_000)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.message_id == id)
+        .filter_map(|e| match e.data {
+            EventData::StateChange { old, new, segment } => Some((e.cursor, old, new, segment)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn last_cursor(changes: &[(u64, Option<MessageState>, MessageState, Option<u16>)]) -> u64 {
+    changes.last().map(|c| c.0).expect("an event")
+}
+
+#[tokio::test]
+async fn a_final_receipt_after_the_receipt_timeout_replaces_unknown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let valid_until = UnixMs::now().plus_ms(DAY);
+    let id = submit_and_send(
+        &store,
+        msg("im", None, Priority::Normal, 1),
+        valid_until,
+        "late",
+    )
+    .await;
+    assert_eq!(
+        store
+            .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
+            .await
+            .expect("give up"),
+        1
+    );
+    let unknown = store.get(id).await.expect("get").expect("present");
+    assert_eq!(unknown.state, MessageState::Unknown);
+    let unknown_at = unknown.final_at.expect("final");
+    let before = changes_of(&store, id, 0).await;
+    let unknown_cursor = last_cursor(&before);
+    assert_eq!(
+        before.last().map(|c| (c.1, c.2, c.3)),
+        Some((Some(MessageState::Submitted), MessageState::Unknown, None))
+    );
+
+    // A non-final receipt records its fields and changes nothing else, as on any final segment.
+    let enroute = receipt(MessageState::Submitted, "ENROUTE");
+    store
+        .record_receipt(&carrier(), "late-0", enroute.clone())
+        .await
+        .expect("receipt");
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Unknown);
+    assert_eq!(got.segments[0].carrier_status, Some(enroute.status));
+    assert_eq!(got.final_at, Some(unknown_at));
+    assert!(changes_of(&store, id, unknown_cursor).await.is_empty());
+
+    // The carrier's final word, however late, replaces UNKNOWN: the receipt still finds its segment.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let delivered = receipt(MessageState::Delivered, "DELIVRD");
+    let found = store
+        .record_receipt(&carrier(), "late-0", delivered.clone())
+        .await
+        .expect("receipt");
+    assert_eq!(
+        found,
+        ReceiptMatch::Matched {
+            message_id: id,
+            segment: 0
+        }
+    );
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Delivered);
+    let seg = &got.segments[0];
+    assert_eq!(seg.state, MessageState::Delivered);
+    assert_eq!(seg.carrier_status, Some(delivered.status));
+    let final_at = got.final_at.expect("final");
+    assert!(final_at > unknown_at, "{final_at:?} after {unknown_at:?}");
+    assert_eq!(seg.final_at, Some(final_at));
+    // Why it had ended UNKNOWN stays on record (the receipt was late).
+    let why = seg.last_error.clone().unwrap_or_default();
+    assert!(why.contains("receipt_timeout"), "{why}");
+
+    // Events: SUBMITTED -> UNKNOWN, then UNKNOWN -> DELIVERED, cursors increasing.
+    let after = changes_of(&store, id, unknown_cursor).await;
+    assert_eq!(
+        after.iter().map(|c| (c.1, c.2, c.3)).collect::<Vec<_>>(),
+        vec![(Some(MessageState::Unknown), MessageState::Delivered, None)]
+    );
+    assert!(after[0].0 > unknown_cursor);
+
+    // The segment waits for nothing now: the receipt timeout never ends it again.
+    assert_eq!(
+        store
+            .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
+            .await
+            .expect("give up"),
+        0
+    );
+    let again = store.get(id).await.expect("get").expect("present");
+    assert_eq!(again.state, MessageState::Delivered);
+    assert_eq!(again.final_at, Some(final_at));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_late_receipt_for_an_unknown_part_derives_the_message_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let valid_until = UnixMs::now().plus_ms(DAY);
+    let id = submit_and_send(
+        &store,
+        msg("im", None, Priority::Normal, 3),
+        valid_until,
+        "multi",
+    )
+    .await;
+    store
+        .record_receipt(
+            &carrier(),
+            "multi-0",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    assert_eq!(
+        store
+            .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
+            .await
+            .expect("give up"),
+        2
+    );
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Unknown);
+    let unknown_at = got.final_at.expect("final");
+    let cursor = last_cursor(&changes_of(&store, id, 0).await);
+
+    // Part 1's receipt comes: the part is DELIVERED, the message stays UNKNOWN (part 2 still is).
+    store
+        .record_receipt(
+            &carrier(),
+            "multi-1",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    let got = store.get(id).await.expect("get").expect("present");
+    let states: Vec<_> = got.segments.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        vec![
+            MessageState::Delivered,
+            MessageState::Delivered,
+            MessageState::Unknown
+        ]
+    );
+    assert_eq!(got.state, MessageState::Unknown);
+    assert_eq!(got.final_at, Some(unknown_at));
+    let changes = changes_of(&store, id, cursor).await;
+    assert_eq!(
+        changes.iter().map(|c| (c.1, c.2, c.3)).collect::<Vec<_>>(),
+        vec![(
+            Some(MessageState::Unknown),
+            MessageState::Delivered,
+            Some(1)
+        )]
+    );
+    let cursor = last_cursor(&changes);
+
+    // Part 2's: every part is delivered, so is the message, and it is final from now.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .record_receipt(
+            &carrier(),
+            "multi-2",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Delivered);
+    assert!(got.final_at.expect("final") > unknown_at);
+    let changes = changes_of(&store, id, cursor).await;
+    assert_eq!(
+        changes.iter().map(|c| (c.1, c.2, c.3)).collect::<Vec<_>>(),
+        vec![
+            (
+                Some(MessageState::Unknown),
+                MessageState::Delivered,
+                Some(2)
+            ),
+            (Some(MessageState::Unknown), MessageState::Delivered, None),
+        ]
+    );
+    assert!(cursor < changes[0].0 && changes[0].0 < changes[1].0);
+    assert_eq!(
+        store
+            .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
+            .await
+            .expect("give up"),
+        0
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_later_receipt_never_changes_a_final_state_other_than_unknown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let id = submit_and_send(
+        &store,
+        msg("im", None, Priority::Normal, 1),
+        UnixMs::now().plus_ms(DAY),
+        "twice",
+    )
+    .await;
+    store
+        .record_receipt(
+            &carrier(),
+            "twice-0",
+            receipt(MessageState::Delivered, "DELIVRD"),
+        )
+        .await
+        .expect("receipt");
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Delivered);
+    let delivered_at = got.final_at.expect("final");
+    let cursor = last_cursor(&changes_of(&store, id, 0).await);
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let undeliv = receipt(MessageState::Undeliverable, "UNDELIV");
+    store
+        .record_receipt(&carrier(), "twice-0", undeliv.clone())
+        .await
+        .expect("receipt");
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Delivered);
+    assert_eq!(got.segments[0].state, MessageState::Delivered);
+    assert_eq!(got.final_at, Some(delivered_at));
+    assert_eq!(got.segments[0].final_at, Some(delivered_at));
+    // Its fields are recorded, as for every receipt: the status shows what the carrier said last.
+    assert_eq!(got.segments[0].carrier_status, Some(undeliv.status));
+    assert!(changes_of(&store, id, cursor).await.is_empty());
+    store.close().await;
+}
+
 #[test]
 fn the_receipt_timeout_reads_its_partial_index() {
     let dir = tempfile::tempdir().expect("tempdir");
