@@ -133,22 +133,18 @@ async fn a_receipt_that_comes_after_the_receipt_timeout_replaces_unknown() {
     let mut gw = harness::start(&config, "e2e_receipt_timeout_late.toml").await;
     let id = submit(&mut gw, "+4915100000003", 1_500, true).await;
 
-    let m = wait_state(
-        &mut gw,
-        &id,
-        pb::MessageState::Unknown,
-        Duration::from_secs(15),
-    )
-    .await;
+    let m = gw
+        .wait_state(&id, Duration::from_secs(15), POLL, |s| {
+            s == pb::MessageState::Unknown
+        })
+        .await;
     let unknown_at = m.final_at.expect("final when UNKNOWN");
 
-    let m = wait_state(
-        &mut gw,
-        &id,
-        pb::MessageState::Delivered,
-        Duration::from_secs(20),
-    )
-    .await;
+    let m = gw
+        .wait_state(&id, Duration::from_secs(20), POLL, |s| {
+            s == pb::MessageState::Delivered
+        })
+        .await;
     let seg = &m.segments[0];
     assert_eq!(
         pb::MessageState::try_from(seg.state).unwrap_or_default(),
