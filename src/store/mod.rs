@@ -53,7 +53,9 @@
 //! like any receipt: its fields are stored, the segment's and (when its derived state changes) the message's
 //! `final_at` become the time of the receipt, and the same events are written (e.g. `UNKNOWN -> DELIVERED`,
 //! for a segment and then for the message). A consumer may thus see a message's final state change once,
-//! from `UNKNOWN`. A non-final receipt, or one for a segment in any other final state, records its fields only.
+//! from `UNKNOWN`. A non-final receipt for a segment not final yet, or a final one for a segment in any other
+//! final state, records its fields only (the status shows what the carrier said last). A non-final receipt for a
+//! segment already final (an ENROUTE overtaken by the DELIVRD) records nothing.
 //!
 //! # Why an enum and a trait
 //! [`StoreEngine`] is the contract an engine implements (async methods returning `Send` futures). [`Store`] is an
@@ -182,8 +184,9 @@ pub struct OutcomeApplied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The state the receipt means (e.g. DELIVRD -> `Delivered`, UNDELIV -> `Undeliverable`). A non-final
-    /// state (e.g. ENROUTE mapped to `Submitted`) records the status without changing the state; so does a
-    /// final one for a segment already final, unless that segment is `Unknown` (see "Events" above).
+    /// state (e.g. ENROUTE mapped to `Submitted`) records the status without changing the state (nothing at
+    /// all once the segment is final); a final one for a segment already final records the status only, unless
+    /// that segment is `Unknown` (see "Events" above).
     pub state: MessageState,
     /// The fields exactly as received.
     pub status: CarrierStatus,

@@ -2268,6 +2268,13 @@ impl Cx<'_, '_> {
         // UNKNOWN: it says nobody knew the fate (no receipt by the receipt timeout, or the carrier said
         // UNKNOWN), so a final receipt that comes later is the answer and replaces it, with its events.
         let open = !seg.state.is_final() || seg.state == MessageState::Unknown;
+        if !open && !receipt.state.is_final() {
+            // An intermediate receipt (ENROUTE, ACCEPTD) that arrives after the segment is final was overtaken
+            // by a later one: recording it would replace the final status (e.g. DELIVRD) with a stale one.
+            tracing::debug!(message_id = head.id, segment = seg.idx, state = ?seg.state, stat = ?receipt.status.stat,
+                "an intermediate receipt for a segment already final: not recorded");
+            return Ok(seg.state);
+        }
         let new = if receipt.state.is_final() && open {
             receipt.state
         } else {

@@ -2206,9 +2206,25 @@ async fn a_later_receipt_never_changes_a_final_state_other_than_unknown() {
     assert_eq!(got.segments[0].state, MessageState::Delivered);
     assert_eq!(got.final_at, Some(delivered_at));
     assert_eq!(got.segments[0].final_at, Some(delivered_at));
-    // Its fields are recorded, as for every receipt: the status shows what the carrier said last.
+    // Its fields are recorded, as for every final receipt: the status shows what the carrier said last.
     assert_eq!(got.segments[0].carrier_status, Some(undeliv.status));
     assert!(changes_of(&store, id, cursor).await.is_empty());
+
+    // An intermediate receipt that was overtaken (ENROUTE after the final one) records nothing.
+    let enroute = receipt(MessageState::Submitted, "ENROUTE");
+    store
+        .record_receipt(&carrier(), "twice-0", enroute)
+        .await
+        .expect("receipt");
+    let got = store.get(id).await.expect("get").expect("present");
+    assert_eq!(got.state, MessageState::Delivered);
+    assert_eq!(
+        got.segments[0]
+            .carrier_status
+            .as_ref()
+            .and_then(|s| s.stat.as_deref()),
+        Some("UNDELIV")
+    );
     store.close().await;
 }
 
