@@ -14,6 +14,18 @@ use smsbridge::cli;
 /// mimalloc instead of glibc's malloc: the gRPC and link paths make many small, short-lived allocations per
 /// message, and glibc's malloc/free were ~15 % of the tokio workers' time under load (benches/notes-load.md,
 /// round 3).
+///
+/// Built with mimalloc's `no_thp` feature (Cargo.toml). mimalloc v3 (libmimalloc-sys 0.1.49) reserves a 1 GiB
+/// arena and advises it `MADV_HUGEPAGE`; where transparent huge pages are in `madvise` mode (as on the
+/// project's machines) the kernel then backs it with 2 MiB pages, which mimalloc's 64 KiB purges do not give
+/// back: 47–63 MiB of the gateway's 71–80 MiB peak RSS in the load test were huge pages. Without the advice the
+/// peak is 36–43 MiB (glibc's malloc: 33–36 MiB) and the CPU the same within the noise (benches/notes-load.md,
+/// "Memory (round 4)"). It has to be a build option: the arena is reserved before `main` runs, so
+/// `mi_option_allow_thp` set at start-up comes too late. Measured and not kept: a purge delay shorter than
+/// v3's 1 s (`mi_option_purge_delay` 10–250 ms: 1–3 MiB less, 5–7 % more cycles in page faults and TLB
+/// shootdowns), `page_full_retain` 0 and collecting more often (no change). Where THP is in `always` mode the
+/// kernel uses huge pages for the arena unasked: `MIMALLOC_ALLOW_THP=0` in the service's environment turns
+/// THP off for the process there.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
