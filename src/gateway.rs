@@ -445,11 +445,15 @@ async fn expire_loop(
                     })
                     .collect();
                 match store.give_up_receipts(&deadlines).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::warn!(
-                        segments = n,
-                        "no receipt came within the carrier's receipt_timeout after the validity ran out: UNKNOWN"
-                    ),
+                    Ok(gave_up) => {
+                        for (carrier, n) in &gave_up.segments {
+                            tracing::warn!(
+                                carrier = %carrier,
+                                segments = n,
+                                "no receipt came within the carrier's receipt_timeout after the validity ran out: UNKNOWN"
+                            );
+                        }
+                    }
                     Err(StoreError::Closed) => return,
                     Err(err) => tracing::warn!(error = %err, "ending unanswered receipts failed"),
                 }

@@ -51,6 +51,8 @@ pub struct GatewayMetrics {
     pub delivered: IntCounterVec,
     /// MO messages committed.
     pub mo: IntCounterVec,
+    /// Segments ended UNKNOWN: no receipt by the carrier's receipt_timeout (refreshed at scrape).
+    pub receipts_given_up: IntCounterVec,
     /// Segments queued, in flight and waiting for a retry, per carrier (refreshed at scrape).
     pub queue: IntGaugeVec,
     /// Time from handing a segment to a link to the carrier's answer.
@@ -146,6 +148,10 @@ impl GatewayMetrics {
                 "Receipts that said DELIVERED",
             )?,
             mo: c("smsbridge_mo_total", "MO messages committed")?,
+            receipts_given_up: c(
+                "smsbridge_receipts_given_up_total",
+                "Segments ended UNKNOWN because no receipt came within the carrier's receipt_timeout after the validity ran out",
+            )?,
             accept_latency: h(
                 "smsbridge_accept_latency_seconds",
                 "Time from handing a segment to a link to the carrier's answer",
@@ -181,6 +187,10 @@ impl GatewayMetrics {
             set("queued", stats.queued);
             set("in_flight", stats.in_flight);
             set("retry_waiting", stats.retry_waiting);
+            let given_up = self.receipts_given_up.with_label_values(&[c]);
+            if stats.receipts_given_up > given_up.get() {
+                given_up.inc_by(stats.receipts_given_up - given_up.get());
+            }
         }
         let failures = auth_failures.load(Ordering::Relaxed);
         let seen = self.api_auth_failures.get();

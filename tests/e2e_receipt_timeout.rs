@@ -36,11 +36,13 @@ async fn a_receipt_that_never_comes_ends_the_message_unknown_after_the_receipt_t
     let dir = tempfile::tempdir().expect("tempdir");
     // The simulator accepts every submit_sm; its receipts would come after ten minutes.
     let sim = harness::smsc((Duration::from_secs(600), Duration::from_secs(600))).await;
+    let metrics_port = harness::free_port();
     let config = SmppToml::new(dir.path(), sim.local_addr().port())
         .carrier(
             "silent",
             "rate_limit = { per_second = 1000 }\nreceipt_timeout = \"1s\"",
         )
+        .metrics(metrics_port)
         .text();
     let mut gw = harness::start(&config, "e2e_receipt_timeout.toml").await;
 
@@ -84,6 +86,16 @@ async fn a_receipt_that_never_comes_ends_the_message_unknown_after_the_receipt_t
     );
     let why = seg.last_error.clone().unwrap_or_default();
     assert!(why.contains("receipt_timeout"), "{why:?}");
+    // Operators see it per carrier (the no-receipt message is not counted). Counters are published after the
+    // commit's WAL sync, which a reader may just have overtaken: poll briefly.
+    let sample = "smsbridge_receipts_given_up_total{carrier=\"silent\"} 1";
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut body = harness::scrape(metrics_port).await;
+    while !body.lines().any(|l| l == sample) && Instant::now() < end {
+        tokio::time::sleep(POLL).await;
+        body = harness::scrape(metrics_port).await;
+    }
+    assert!(body.lines().any(|l| l == sample), "{body}");
     // The carrier's message id is still shown: it did accept the message.
     assert!(
         m.segments[0]

@@ -88,6 +88,19 @@ pub struct Accepted {
     pub state: MessageState,
 }
 
+/// What [`Store::give_up_receipts`] ended UNKNOWN: segments per carrier (a carrier with none is absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GaveUp {
+    pub segments: HashMap<CarrierId, u64>,
+}
+
+impl GaveUp {
+    /// Segments ended, all carriers together.
+    pub fn total(&self) -> u64 {
+        self.segments.values().sum()
+    }
+}
+
 /// The token of one claim of one segment; an outcome must quote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LeaseId(pub u64);
@@ -246,7 +259,7 @@ pub struct ExpireReport {
     pub held_receipts_dropped: u64,
 }
 
-/// The depth of one carrier's queue.
+/// The depth of one carrier's queue (and one counter of its segments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QueueStats {
     /// Segments ready to be claimed.
@@ -255,6 +268,9 @@ pub struct QueueStats {
     pub in_flight: u64,
     /// Segments waiting for their retry time.
     pub retry_waiting: u64,
+    /// Counter, since the store opened: segments ended UNKNOWN because no receipt came by the carrier's
+    /// receipt timeout ([`Store::give_up_receipts`]). Not part of [`QueueStats::total`].
+    pub receipts_given_up: u64,
 }
 
 impl QueueStats {
@@ -437,11 +453,11 @@ pub trait StoreEngine: Clone + Send + Sync + 'static {
     /// receipt timeout ago). One writer request for all of them. Messages that did not ask for a receipt are
     /// left alone, and a segment is ended at most once (only a `Submitted` one is). A receipt that comes
     /// afterwards still replaces `Unknown` (see "Events" in the module documentation). Returns how many
-    /// segments ended.
+    /// segments ended, per carrier.
     fn give_up_receipts(
         &self,
         deadlines: &[(CarrierId, UnixMs)],
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<GaveUp, StoreError>> + Send;
     /// Takes back leases older than `leased_before` that got no outcome (a dispatcher or link that died
     /// without answering): they are requeued as resends, counted. Returns how many were requeued.
     fn requeue_stale_leases(
@@ -574,11 +590,12 @@ impl Store {
     }
 
     /// Ends UNKNOWN the segments still waiting for a receipt of messages whose validity ran out before their
-    /// carrier's `valid_before`; see [`StoreEngine::give_up_receipts`]. Returns how many segments ended.
+    /// carrier's `valid_before`; see [`StoreEngine::give_up_receipts`]. Returns how many segments ended, per
+    /// carrier.
     pub async fn give_up_receipts(
         &self,
         deadlines: &[(CarrierId, UnixMs)],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<GaveUp, StoreError> {
         delegate!(self, e => e.give_up_receipts(deadlines).await)
     }
 

@@ -55,9 +55,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    Accepted, CancelOutcome, CarrierCancelApplied, Dispatch, DispatchKey, ExpireReport, LeaseId,
-    Outcome, OutcomeApplied, PermanentStatus, PruneReport, QueueStats, Receipt, ReceiptMatch,
-    RetentionPolicy, StoreCounters, StoreEngine, StoreError,
+    Accepted, CancelOutcome, CarrierCancelApplied, Dispatch, DispatchKey, ExpireReport, GaveUp,
+    LeaseId, Outcome, OutcomeApplied, PermanentStatus, PruneReport, QueueStats, Receipt,
+    ReceiptMatch, RetentionPolicy, StoreCounters, StoreEngine, StoreError,
 };
 use crate::model::{
     Body, CarrierId, CarrierStatus, ClientId, ConcatInfo, Event, EventData, EventKind, Message,
@@ -179,7 +179,7 @@ enum Op {
     CarrierCancel(MessageId, Vec<u16>, Reply<CarrierCancelApplied>),
     Expire(UnixMs, Reply<ExpireReport>),
     RequeueStale(UnixMs, Reply<u64>),
-    GiveUpReceipts(Vec<(CarrierId, UnixMs)>, Reply<u64>),
+    GiveUpReceipts(Vec<(CarrierId, UnixMs)>, Reply<GaveUp>),
     Prune(retention::PruneChunk, Reply<PruneReport>),
     Shutdown,
 }
@@ -788,9 +788,12 @@ impl StoreEngine for SqliteStore {
         self.call(|r| Op::RequeueStale(leased_before, r)).await
     }
 
-    async fn give_up_receipts(&self, deadlines: &[(CarrierId, UnixMs)]) -> Result<u64, StoreError> {
+    async fn give_up_receipts(
+        &self,
+        deadlines: &[(CarrierId, UnixMs)],
+    ) -> Result<GaveUp, StoreError> {
         if deadlines.is_empty() {
-            return Ok(0);
+            return Ok(GaveUp::default());
         }
         let deadlines = deadlines.to_vec();
         self.call(|r| Op::GiveUpReceipts(deadlines, r)).await
@@ -2517,11 +2520,14 @@ impl Cx<'_, '_> {
         Ok(n)
     }
 
-    fn give_up_receipts(&mut self, deadlines: &[(CarrierId, UnixMs)]) -> Result<u64, StoreError> {
+    fn give_up_receipts(
+        &mut self,
+        deadlines: &[(CarrierId, UnixMs)],
+    ) -> Result<GaveUp, StoreError> {
         /// Messages per request: a long backlog is worked off over several ticks.
         const MAX_MESSAGES: usize = 10_000;
         let Some(latest) = deadlines.iter().map(|(_, before)| before.0).max() else {
-            return Ok(0);
+            return Ok(GaveUp::default());
         };
         let ids: Vec<i64> = {
             // `messages_awaiting_receipt` (migration 5) holds exactly the rows with state = 2 and
@@ -2559,7 +2565,7 @@ impl Cx<'_, '_> {
             }
             ids
         };
-        let mut ended = 0;
+        let mut ended = GaveUp::default();
         let reason =
             "no receipt from the carrier within its receipt_timeout after the validity ran out";
         for msg in ids {
@@ -2575,7 +2581,8 @@ impl Cx<'_, '_> {
                         ..SegUpdate::default()
                     };
                     self.update_segment(&mut head, s.idx, s.state, MessageState::Unknown, &upd)?;
-                    ended += 1;
+                    *ended.segments.entry(head.carrier.clone()).or_default() += 1;
+                    self.st.stat(&head.carrier).receipts_given_up += 1;
                 }
             }
         }

@@ -1856,7 +1856,8 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
         store
             .give_up_receipts(&[(carrier(), valid_until)])
             .await
-            .expect("give up"),
+            .expect("give up")
+            .total(),
         0
     );
     assert_eq!(
@@ -1872,7 +1873,8 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
     let ended = store
         .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
         .await
-        .expect("give up");
+        .expect("give up")
+        .total();
     assert_eq!(ended, 1, "only a's second part was waiting");
     let got = store.get(a).await.expect("get").expect("a");
     assert_eq!(got.state, MessageState::Unknown);
@@ -1914,23 +1916,26 @@ async fn receipts_that_never_come_end_unknown_after_the_receipt_timeout() {
     let got = store.get(c).await.expect("get").expect("c");
     assert_eq!(got.state, MessageState::Submitted);
     assert!(got.final_at.is_none());
-    assert_eq!(
-        store
-            .give_up_receipts(&[(globex.clone(), valid_until.plus_ms(1))])
-            .await
-            .expect("give up"),
-        1
-    );
+    let gave_up = store
+        .give_up_receipts(&[(globex.clone(), valid_until.plus_ms(1))])
+        .await
+        .expect("give up");
+    assert_eq!(gave_up.segments, HashMap::from([(globex.clone(), 1)]));
     assert_eq!(
         store.get(c).await.expect("get").expect("c").state,
         MessageState::Unknown
     );
+    // Counted per carrier since the store opened (the metrics read it): one of a's parts, and c.
+    let stats = store.queue_stats();
+    assert_eq!(stats.get(&carrier()).map(|s| s.receipts_given_up), Some(1));
+    assert_eq!(stats.get(&globex).map(|s| s.receipts_given_up), Some(1));
     // Nothing left to end.
     assert_eq!(
         store
             .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
             .await
-            .expect("give up"),
+            .expect("give up")
+            .total(),
         0
     );
     store.close().await;
@@ -1998,7 +2003,8 @@ async fn a_final_receipt_after_the_receipt_timeout_replaces_unknown() {
         store
             .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
             .await
-            .expect("give up"),
+            .expect("give up")
+            .total(),
         1
     );
     let unknown = store.get(id).await.expect("get").expect("present");
@@ -2062,7 +2068,8 @@ async fn a_final_receipt_after_the_receipt_timeout_replaces_unknown() {
         store
             .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
             .await
-            .expect("give up"),
+            .expect("give up")
+            .total(),
         0
     );
     let again = store.get(id).await.expect("get").expect("present");
@@ -2095,7 +2102,8 @@ async fn a_late_receipt_for_an_unknown_part_derives_the_message_again() {
         store
             .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
             .await
-            .expect("give up"),
+            .expect("give up")
+            .total(),
         2
     );
     let got = store.get(id).await.expect("get").expect("present");
@@ -2165,7 +2173,8 @@ async fn a_late_receipt_for_an_unknown_part_derives_the_message_again() {
         store
             .give_up_receipts(&[(carrier(), valid_until.plus_ms(1))])
             .await
-            .expect("give up"),
+            .expect("give up")
+            .total(),
         0
     );
     store.close().await;
