@@ -9,6 +9,7 @@
 //! - [`at`]: 3GPP TS 27.007/27.005 AT command builders and the streaming response/URC parser.
 
 pub mod at;
+pub mod civil;
 pub mod dlr;
 pub mod smpp;
 pub mod sms;

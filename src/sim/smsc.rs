@@ -738,20 +738,11 @@ fn now_date() -> ReceiptDate {
         .map_or(0, |d| d.as_secs());
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = smsbridge_protocol::civil::civil_from_days(days);
     ReceiptDate {
         year: u16::try_from(year).unwrap_or(2000),
-        month: month as u8,
-        day: day as u8,
+        month,
+        day,
         hour: (rem / 3600) as u8,
         minute: ((rem / 60) % 60) as u8,
         second: None,

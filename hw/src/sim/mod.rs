@@ -301,20 +301,11 @@ fn now_timestamp() -> Timestamp {
         .map_or(0, |d| d.as_secs());
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = smsbridge_protocol::civil::civil_from_days(days);
     Timestamp {
         year: u8::try_from(year.rem_euclid(100)).unwrap_or(0),
-        month: u8::try_from(month).unwrap_or(1),
-        day: u8::try_from(day).unwrap_or(1),
+        month,
+        day,
         hour: u8::try_from(rem / 3600).unwrap_or(0),
         minute: u8::try_from(rem % 3600 / 60).unwrap_or(0),
         second: u8::try_from(rem % 60).unwrap_or(0),
