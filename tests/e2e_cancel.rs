@@ -13,7 +13,7 @@ use smsbridge_protocol::smpp::CommandStatus;
 use tokio::time::Instant;
 
 mod harness;
-use harness::{Running, SmppToml, WAIT, eventually, free_port, scrape, state_of};
+use harness::{Running, SmppToml, WAIT, eventually, free_port, metric, state_of};
 
 async fn start(text: &str) -> Running {
     harness::start(text, "e2e-cancel.toml").await
@@ -54,17 +54,6 @@ async fn simulator_issuing(id_format: IdFormat, delay: Duration) -> Smsc {
     .expect("the simulator starts");
     sim.control().record_submits(true);
     sim
-}
-
-/// The value of one sample of the gateway's metrics endpoint on `port` (0 when it is not there yet).
-async fn metric(port: u16, sample: &str) -> f64 {
-    let body = scrape(port).await;
-    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
-    body.lines()
-        .find(|l| l.starts_with(sample))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// One carrier `sim` on the simulator at `port`; `supports_cancel` as given (`None`: the key left out).

@@ -222,6 +222,17 @@ pub async fn scrape(port: u16) -> String {
     .expect("scrape in time")
 }
 
+/// The value of one sample of the gateway's metrics endpoint on `port` (0 when it is not there yet).
+pub async fn metric(port: u16, sample: &str) -> f64 {
+    let body = scrape(port).await;
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    body.lines()
+        .find(|l| l.starts_with(sample))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// The SMSC simulator on loopback (a free port): it accepts every bind and submit_sm and answers each with a
 /// DELIVRD receipt after a delay drawn from `receipt_delay` (shortest, longest).
 pub async fn smsc(receipt_delay: (Duration, Duration)) -> Smsc {

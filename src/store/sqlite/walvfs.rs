@@ -160,13 +160,12 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn open(
-    vfs: *mut ffi::sqlite3_vfs,
+    _ours: *mut ffi::sqlite3_vfs,
     name: ffi::sqlite3_filename,
     file: *mut ffi::sqlite3_file,
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    let _ = vfs;
     let Some(Ok(reg)) = REGISTERED.get() else {
         return ffi::SQLITE_CANTOPEN;
     };
